@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): REST, live stream, metrics; everything goes through the services."""

@@ -1,0 +1,1 @@
+"""Event bus backends implementing :class:`safecity.core.ports.EventBus`."""

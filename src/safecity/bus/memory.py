@@ -1,0 +1,119 @@
+"""In-process event bus: the embedded default, for one machine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from safecity.core.ports import BatchHandler, BusMessage
+from safecity.core.subjects import subject_matches, valid_subject
+
+log = logging.getLogger(__name__)
+
+
+class _MemorySubscription:
+    def __init__(
+        self, bus: MemoryBus, pattern: str, handler: BatchHandler, max_batch: int, max_deliver: int
+    ) -> None:
+        self._bus = bus
+        self.pattern = pattern
+        self._handler = handler
+        self._max_batch = max_batch
+        self._max_deliver = max_deliver
+        self.queue: asyncio.Queue[BusMessage] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"bus:{pattern}")
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < self._max_batch and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            await self._deliver(batch)
+            for _ in batch:
+                self.queue.task_done()
+
+    async def _deliver(self, batch: list[BusMessage]) -> None:
+        for attempt in range(1, self._max_deliver + 1):
+            try:
+                await self._handler(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "bus handler for %s failed (attempt %d of %d)",
+                    self.pattern,
+                    attempt,
+                    self._max_deliver,
+                )
+                await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                return
+        self._bus.undeliverable += len(batch)
+        log.error(
+            "dropping %d message(s) for %s after %d attempts",
+            len(batch),
+            self.pattern,
+            self._max_deliver,
+        )
+
+    async def stop(self) -> None:
+        self._bus.remove(self)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class MemoryBus:
+    """Fans each message out to every matching subscription's queue, in publish order.
+
+    Messages published before a subscription exists are not replayed to it (there is no
+    durable stream in-process; durability comes from the store, which commits first).
+    """
+
+    def __init__(self) -> None:
+        self._subs: list[_MemorySubscription] = []
+        self.undeliverable = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for sub in list(self._subs):
+            await sub.stop()
+
+    async def publish(self, messages: Sequence[BusMessage]) -> None:
+        for message in messages:
+            if not valid_subject(message.subject):
+                raise ValueError(f"invalid subject {message.subject!r}")
+        subs = list(self._subs)
+        for message in messages:
+            for sub in subs:
+                if subject_matches(sub.pattern, message.subject):
+                    sub.queue.put_nowait(message)
+
+    async def subscribe(
+        self,
+        subject: str,
+        handler: BatchHandler,
+        *,
+        durable: str | None = None,
+        max_batch: int = 500,
+        max_deliver: int = 5,
+    ) -> _MemorySubscription:
+        del durable  # a process-local bus has nothing to resume
+        if not valid_subject(subject, wildcards=True):
+            raise ValueError(f"invalid subject pattern {subject!r}")
+        sub = _MemorySubscription(self, subject, handler, max_batch, max_deliver)
+        self._subs.append(sub)
+        return sub
+
+    def remove(self, sub: _MemorySubscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    async def drain(self) -> None:
+        """Wait until every queued message has been handled (tests, benchmarks, shutdown)."""
+        for sub in list(self._subs):
+            await sub.queue.join()

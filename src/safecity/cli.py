@@ -1,0 +1,459 @@
+"""`safecity`: serve the API, run the demo city, ingest files, inspect incidents and sensors."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from safecity.core.errors import DomainError
+from safecity.core.identity import DEFAULT_PURPOSE, Agency, Principal, Role, User
+from safecity.core.records import IncidentQuery
+from safecity.core.registry import Sensor
+from safecity.governance.access import resolve_purpose
+from safecity.runtime import Runtime, build_runtime
+from safecity.settings import Settings
+
+app = typer.Typer(
+    help="safecity: one picture of a city's safety events, for every agency in the control room.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+admin_app = typer.Typer(help="Agencies, users and API tokens.", no_args_is_help=True)
+sensors_app = typer.Typer(help="The sensor and device register.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(sensors_app, name="sensors")
+
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="SQLite database file (default: SAFECITY_STORE__PATH or ./safecity.db)",
+        dir_okay=False,
+    ),
+]
+PurposeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--purpose", help="Declared purpose, recorded in the audit log (default: system-operations)"
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def _settings(db: Path | None) -> Settings:
+    settings = Settings()
+    if db is not None:
+        settings.store.path = db
+    return settings
+
+
+def _cli_principal(purpose: str | None) -> Principal:
+    """The person at the terminal, acting as a local administrator for a declared purpose."""
+    role = Role.ADMIN
+    return Principal(
+        user_id=f"cli-{getpass.getuser()}",
+        agency_id="local",
+        role=role,
+        purpose=resolve_purpose(role, purpose) if purpose else DEFAULT_PURPOSE[role],
+    )
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except DomainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+) -> None:
+    """Run the HTTP API (REST, live stream, metrics) on the configured store."""
+    import uvicorn
+
+    runtime = build_runtime(_settings(db))
+    console.print(
+        f"safecity API on http://{host}:{port}/docs  (store: {runtime.settings.store.path})"
+    )
+    uvicorn.run(runtime.api(), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many simulated seconds (default: run until Ctrl-C)"),
+    ] = None,
+    headless: Annotated[
+        bool,
+        typer.Option(
+            help="No server: run the scripted demo as fast as possible and print a summary"
+        ),
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Summary as one JSON object")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation")] = 7,
+    port: Annotated[int, typer.Option(help="Port of the API in live mode")] = 8080,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db", help="Keep the demo's data in this file (default: a fresh temporary one)"
+        ),
+    ] = None,
+) -> None:
+    """The demo city: Helsinki centre's real cameras and lamps, simulated feeds and patrols."""
+    from safecity.demo import run_demo
+
+    if headless and duration is None:
+        duration = 300.0
+    summary = _run(
+        run_demo(
+            duration_s=duration,
+            headless=headless,
+            seed=seed,
+            port=port,
+            db=db,
+            quiet=json_out,
+            console=console,
+        )
+    )
+    if json_out:
+        sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
+    elif headless:
+        table = Table(title="Demo summary", show_header=False)
+        for key, value in summary.items():
+            table.add_row(key, str(value))
+        console.print(table)
+
+
+def _read_items(path: Path) -> list[Any]:
+    text = path.read_bytes()
+    stripped = text.lstrip()
+    if stripped.startswith(b"["):
+        items = orjson.loads(text)
+        return items if isinstance(items, list) else [items]
+    if stripped.startswith(b"{") and b"\n" not in stripped.strip():
+        return [orjson.loads(text)]
+    out: list[Any] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                # Keep the line so the ingest path dead-letters it with its reason.
+                out.append(
+                    {
+                        "__unparseable__": line.decode("utf-8", "replace"),
+                        "__error__": f"line {number}: {exc.msg}",
+                    }
+                )
+    return out
+
+
+@app.command()
+def ingest(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="JSON array or NDJSON of events"
+        ),
+    ],
+    db: DbOption = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
+    json_out: JsonOption = False,
+) -> None:
+    """Ingest events from a file through the same validation as the API; refused ones are
+    dead-lettered with their reasons."""
+    try:
+        items = _read_items(file)
+    except orjson.JSONDecodeError as exc:
+        _fail(f"{file}: not valid JSON or NDJSON ({exc.msg} at byte {exc.pos})")
+    totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    first_errors: list[dict[str, Any]] = []
+
+    async def go() -> None:
+        runtime = build_runtime(_settings(db))
+        await runtime.start()
+        principal = _cli_principal(None)
+        try:
+            with Progress(
+                TextColumn("ingest"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                disable=json_out,
+            ) as bar:
+                task = bar.add_task("events", total=len(items))
+                for start in range(0, len(items), batch_size):
+                    chunk = items[start : start + batch_size]
+                    result = await runtime.ingest.ingest_objects(
+                        chunk, principal=principal, channel=f"file:{file.name}"
+                    )
+                    for item in result.items:
+                        totals[item.status] += 1
+                        if item.status == "rejected" and len(first_errors) < 20:
+                            first_errors.append(
+                                {
+                                    "index": start + item.index,
+                                    "errors": [e.as_dict() for e in item.errors],
+                                }
+                            )
+                    bar.advance(task, len(chunk))
+            await runtime.settle()
+        finally:
+            await runtime.stop()
+
+    _run(go())
+    if json_out:
+        sys.stdout.write(json.dumps({**totals, "first_errors": first_errors}) + "\n")
+        return
+    console.print(
+        f"accepted {totals['accepted']}, duplicates {totals['duplicate']}, "
+        f"rejected {totals['rejected']} (kept in dead letters)"
+    )
+    for item in first_errors[:10]:
+        reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in item["errors"])
+        console.print(f"  item {item['index']}: {reasons}")
+
+
+async def _with_runtime(db: Path | None, fn: Any) -> Any:
+    runtime: Runtime = build_runtime(_settings(db))
+    try:
+        return await fn(runtime)
+    finally:
+        runtime.store.close()
+
+
+@app.command()
+def incidents(
+    db: DbOption = None,
+    status: Annotated[list[str] | None, typer.Option(help="Filter by status; repeatable")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    purpose: PurposeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List incidents, most recently updated first (the read is audited)."""
+    principal = _cli_principal(purpose)
+    found = _run(
+        _with_runtime(
+            db,
+            lambda rt: rt.incidents.list_incidents(
+                principal, IncidentQuery(statuses=tuple(status or ()), limit=limit)
+            ),
+        )
+    )
+    if json_out:
+        sys.stdout.write(json.dumps([i.model_dump(mode="json") for i in found]) + "\n")
+        return
+    table = Table(title=f"{len(found)} incident(s)")
+    for col in ("id", "type", "priority", "status", "events", "title", "updated"):
+        table.add_column(col)
+    for inc in found:
+        table.add_row(
+            inc.id,
+            inc.type,
+            str(inc.priority),
+            inc.status.value,
+            str(inc.event_count),
+            inc.title,
+            inc.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console.print(table)
+
+
+@sensors_app.command("list")
+def sensors_list(
+    db: DbOption = None,
+    kind: Annotated[str | None, typer.Option(help="Only this kind, e.g. camera")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show the register."""
+    principal = _cli_principal(None)
+    found = _run(_with_runtime(db, lambda rt: rt.sensors.list_sensors(principal, kind=kind)))
+    if json_out:
+        sys.stdout.write(json.dumps([s.model_dump(mode="json") for s in found]) + "\n")
+        return
+    table = Table(title=f"{len(found)} device(s)")
+    for col in ("id", "kind", "owner", "personal data", "retention", "public", "purpose"):
+        table.add_column(col)
+    for s in found:
+        table.add_row(
+            s.id,
+            s.kind.value,
+            s.owner_agency,
+            "yes" if s.personal_data else "no",
+            f"{s.retention_days} d",
+            "yes" if s.public else "no",
+            s.purpose[:60],
+        )
+    console.print(table)
+
+
+@sensors_app.command("add")
+def sensors_add(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="JSON object or array of sensor records"),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Register or update devices from a JSON file (validated; nothing is stored on error)."""
+    raw = orjson.loads(file.read_bytes())
+    records = raw if isinstance(raw, list) else [raw]
+    try:
+        sensors = [Sensor.model_validate(r) for r in records]
+    except ValueError as exc:
+        _fail(f"{file}: {exc}")
+    principal = _cli_principal(None)
+
+    async def go(rt: Runtime) -> int:
+        for s in sensors:
+            await rt.sensors.upsert(principal, s)
+        return len(sensors)
+
+    count = _run(_with_runtime(db, go))
+    console.print(f"registered {count} device(s)")
+
+
+@sensors_app.command("remove")
+def sensors_remove(sensor_id: str, db: DbOption = None) -> None:
+    """Remove a device from the register."""
+    principal = _cli_principal(None)
+    _run(_with_runtime(db, lambda rt: rt.sensors.delete(principal, sensor_id)))
+    console.print(f"removed {sensor_id}")
+
+
+@admin_app.command("add-agency")
+def add_agency(
+    agency_id: str,
+    name: str,
+    kind: Annotated[
+        str, typer.Option(help="police, fire, ambulance, municipality, ...")
+    ] = "police",
+    db: DbOption = None,
+) -> None:
+    """Register an agency."""
+    runtime = build_runtime(_settings(db))
+    try:
+        runtime.identity.add_agency(Agency(id=agency_id, name=name, kind=kind))
+    except (DomainError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        runtime.store.close()
+    console.print(f"agency {agency_id} added")
+
+
+@admin_app.command("add-user")
+def add_user(
+    user_id: str,
+    agency_id: str,
+    role: Role,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    db: DbOption = None,
+) -> None:
+    """Add a user to an agency with a role."""
+    runtime = build_runtime(_settings(db))
+    try:
+        runtime.identity.add_user(
+            User(id=user_id, agency_id=agency_id, role=role, display_name=name or user_id)
+        )
+    except (DomainError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        runtime.store.close()
+    console.print(f"user {user_id} ({role.value}) added to {agency_id}")
+
+
+@admin_app.command("issue-token")
+def issue_token(
+    user_id: str,
+    label: Annotated[str, typer.Option(help="What the token is for")] = "",
+    db: DbOption = None,
+) -> None:
+    """Issue an API token. The secret is printed once; only its hash is stored."""
+    runtime = build_runtime(_settings(db))
+    try:
+        issued = runtime.identity.issue_token(user_id, label=label)
+    except DomainError as exc:
+        _fail(str(exc))
+    finally:
+        runtime.store.close()
+    console.print(f"token id {issued.token.id}")
+    sys.stdout.write(issued.secret + "\n")
+
+
+@admin_app.command("revoke-token")
+def revoke_token(token_id: str, db: DbOption = None) -> None:
+    """Revoke an API token by its id."""
+    runtime = build_runtime(_settings(db))
+    try:
+        ok = runtime.identity.revoke_token(token_id)
+    finally:
+        runtime.store.close()
+    if not ok:
+        _fail(f"no token {token_id}")
+    console.print(f"revoked {token_id}")
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option(help="Write the document here")] = None,
+    check: Annotated[
+        Path | None, typer.Option(help="Fail if this committed document differs from the code's")
+    ] = None,
+) -> None:
+    """Print, write or check the OpenAPI document."""
+    from safecity.openapi import openapi_document
+
+    text = openapi_document()
+    if check is not None:
+        if not check.exists() or check.read_text() != text:
+            _fail(f"{check} is stale; run `make openapi` and commit it")
+        console.print(f"{check} is current")
+        return
+    if output is not None:
+        output.write_text(text)
+        console.print(f"wrote {output}")
+        return
+    sys.stdout.write(text)
+
+
+@app.command()
+def bench(
+    events: Annotated[int, typer.Option(min=1000, help="Events to ingest")] = 50_000,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Batch size")] = 1000,
+    json_out: JsonOption = False,
+) -> None:
+    """Quick ingest benchmark on this machine (library path and HTTP path, SQLite, correlation
+    on). The full suite is `benchmarks/ingest.py`."""
+    from safecity.benchmarking import quick_bench
+
+    result = quick_bench(events=events, batch=batch)
+    if json_out:
+        sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+        return
+    table = Table(title="ingest benchmark", show_header=False)
+    for key, value in result.items():
+        table.add_row(key, f"{value:,.1f}" if isinstance(value, float) else str(value))
+    console.print(table)

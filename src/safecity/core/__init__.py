@@ -1,0 +1,1 @@
+"""Pure domain: the event envelope, incidents, registry values, ports and the clock."""

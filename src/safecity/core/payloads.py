@@ -1,0 +1,298 @@
+"""Typed payloads (CloudEvents ``data``) for every event type in the catalogue.
+
+Payloads carry the least data the control room needs: no licence plates, no faces, no names.
+Where a person must be referred to (a caller, a reporter) only a pseudonymous reference is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _rfc3339_only(value: Any) -> Any:
+    # Lax parsing would read 2026 as seconds after 1970; an event time must be explicit.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp with a zone, e.g. 2026-11-21T15:04:05Z")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+LongText = Annotated[str, StringConstraints(max_length=4000)]
+DeviceId = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+Percent = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+
+
+class EventPayload(BaseModel):
+    """Base of every payload: immutable, and unknown fields are an error, not silently kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- acoustic -------------------------------------------------------------------------------
+
+
+class AcousticPulseDetected(EventPayload):
+    """One sensor heard one impulsive sound; many of these locate a gunshot."""
+
+    sensor_id: DeviceId
+    arrival_time: Timestamp = Field(description="Arrival time at this sensor (sub-ms precision)")
+    peak_db: float | None = Field(default=None, ge=0, le=200, allow_inf_nan=False)
+    classification: ShortText | None = Field(
+        default=None, description="Sensor's own label, e.g. 'impulsive', 'gunfire-like'"
+    )
+
+
+class GunshotLocated(EventPayload):
+    """A located shot (or burst), from a gunshot detection system or our own localiser."""
+
+    rounds: int = Field(default=1, ge=1, le=1000)
+    first_shot_time: Timestamp
+    sensors_used: list[DeviceId] = Field(default_factory=list, max_length=200)
+    uncertainty_m: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False)
+    classification: ShortText = "gunfire"
+
+
+# --- cameras (analytics output only: never images of people, never identities) --------------
+
+
+class CameraEvent(EventPayload):
+    camera_id: DeviceId
+    zone: ShortText | None = Field(default=None, description="Analytics zone or rule name")
+
+
+class CameraMotion(CameraEvent):
+    pass
+
+
+class CrossingDirection(StrEnum):
+    IN = "in"
+    OUT = "out"
+    LEFT_TO_RIGHT = "left_to_right"
+    RIGHT_TO_LEFT = "right_to_left"
+    ANY = "any"
+
+
+class CameraLineCrossing(CameraEvent):
+    line: ShortText
+    direction: CrossingDirection = CrossingDirection.ANY
+    object_class: ShortText = "person"
+
+
+class CameraLoitering(CameraEvent):
+    dwell_s: float = Field(ge=0, le=86_400, allow_inf_nan=False)
+    object_class: ShortText = "person"
+
+
+class CameraCrowdDensity(CameraEvent):
+    persons: int | None = Field(default=None, ge=0, le=1_000_000)
+    persons_per_m2: float | None = Field(default=None, ge=0, le=20, allow_inf_nan=False)
+
+
+class AbnormalBehaviour(StrEnum):
+    FIGHT = "fight"
+    FALL = "fall"
+    RUNNING = "running"
+    ABANDONED_OBJECT = "abandoned_object"
+    INTRUSION = "intrusion"
+    VANDALISM = "vandalism"
+    OTHER = "other"
+
+
+class CameraAbnormalEvent(CameraEvent):
+    behaviour: AbnormalBehaviour
+    description: LongText | None = None
+
+
+class FireOrSmoke(StrEnum):
+    FIRE = "fire"
+    SMOKE = "smoke"
+
+
+class CameraFireSmoke(CameraEvent):
+    kind: FireOrSmoke
+
+
+class CameraVehicle(CameraEvent):
+    """A vehicle observation. Plates are deliberately not part of the payload."""
+
+    vehicle_class: ShortText = "car"
+    speed_kmh: float | None = Field(default=None, ge=0, le=400, allow_inf_nan=False)
+    wrong_way: bool = False
+    stopped: bool = False
+
+
+# --- lampposts --------------------------------------------------------------------------------
+
+
+class LampEmergencyButton(EventPayload):
+    lamp_id: DeviceId
+    voice_channel_open: bool = False
+
+
+class LampFaultKind(StrEnum):
+    LAMP_OUT = "lamp_out"
+    POWER = "power"
+    TILT = "tilt"
+    DOOR_OPEN = "door_open"
+    COMMS = "comms"
+    OTHER = "other"
+
+
+class LampFault(EventPayload):
+    lamp_id: DeviceId
+    fault: LampFaultKind
+    cleared: bool = False
+
+
+class LampLightLevel(EventPayload):
+    lamp_id: DeviceId
+    level_pct: Percent
+    reason: ShortText | None = None
+
+
+# --- environment and crowds -------------------------------------------------------------------
+
+
+class NoiseLevel(EventPayload):
+    sensor_id: DeviceId
+    laeq_db: float = Field(ge=0, le=194, allow_inf_nan=False, description="A-weighted Leq, dB")
+    lamax_db: float | None = Field(default=None, ge=0, le=194, allow_inf_nan=False)
+    window_s: float = Field(default=60.0, gt=0, le=86_400, allow_inf_nan=False)
+
+
+class CrowdCount(EventPayload):
+    sensor_id: DeviceId
+    count: int = Field(ge=0, le=10_000_000)
+    area_m2: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    capacity: int | None = Field(default=None, gt=0)
+
+
+# --- people reporting -------------------------------------------------------------------------
+
+
+class ReportCategory(StrEnum):
+    VIOLENCE = "violence"
+    SHOTS = "shots"
+    THEFT = "theft"
+    BURGLARY = "burglary"
+    VANDALISM = "vandalism"
+    FIRE = "fire"
+    MEDICAL = "medical"
+    TRAFFIC = "traffic"
+    LIGHTING = "lighting"
+    WASTE = "waste"
+    NOISE = "noise"
+    DISTURBANCE = "disturbance"
+    OTHER = "other"
+
+
+class CitizenReport(EventPayload):
+    category: ReportCategory
+    description: LongText = ""
+    channel: ShortText = "app"
+    reporter_ref: ShortText | None = Field(
+        default=None, description="Pseudonymous reference, never a name or phone number"
+    )
+    media_count: int = Field(default=0, ge=0, le=50)
+
+
+class CallCategory(StrEnum):
+    SHOOTING = "shooting"
+    ASSAULT = "assault"
+    ROBBERY = "robbery"
+    BURGLARY = "burglary"
+    THEFT = "theft"
+    FIRE = "fire"
+    MEDICAL = "medical"
+    TRAFFIC = "traffic"
+    DISTURBANCE = "disturbance"
+    OTHER = "other"
+
+
+class EmergencyCall(EventPayload):
+    """An emergency call or a CAD record of one."""
+
+    cad_id: DeviceId
+    category: CallCategory
+    nature: ShortText | None = Field(default=None, description="Free nature code from the CAD")
+    priority_code: ShortText | None = None
+    agency: ShortText | None = None
+    address: ShortText | None = None
+    caller_ref: ShortText | None = Field(default=None, description="Pseudonymous caller reference")
+
+
+# --- traffic and access -----------------------------------------------------------------------
+
+
+class TrafficIncidentKind(StrEnum):
+    COLLISION = "collision"
+    BREAKDOWN = "breakdown"
+    OBSTRUCTION = "obstruction"
+    WRONG_WAY = "wrong_way"
+    CONGESTION = "congestion"
+    OTHER = "other"
+
+
+class TrafficIncident(EventPayload):
+    kind: TrafficIncidentKind
+    lanes_blocked: int = Field(default=0, ge=0, le=20)
+    road_name: ShortText | None = None
+    injuries_reported: bool = False
+
+
+class BollardPosition(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    MOVING = "moving"
+    FAULT = "fault"
+
+
+class BollardState(EventPayload):
+    bollard_id: DeviceId
+    state: BollardPosition
+    forced: bool = Field(default=False, description="Moved without a valid command")
+
+
+class WasteFillLevel(EventPayload):
+    container_id: DeviceId
+    fill_pct: Percent
+    temperature_c: float | None = Field(default=None, ge=-60, le=1000, allow_inf_nan=False)
+
+
+# --- responders -------------------------------------------------------------------------------
+
+
+class UnitPosition(EventPayload):
+    unit_id: DeviceId
+    heading_deg: float | None = Field(default=None, ge=0, lt=360, allow_inf_nan=False)
+    speed_kmh: float | None = Field(default=None, ge=0, le=400, allow_inf_nan=False)
+
+
+class UnitState(StrEnum):
+    AVAILABLE = "available"
+    DISPATCHED = "dispatched"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    UNAVAILABLE = "unavailable"
+    OFF_DUTY = "off_duty"
+
+
+class UnitStatus(EventPayload):
+    unit_id: DeviceId
+    status: UnitState
+    incident_id: ShortText | None = None

@@ -1,0 +1,201 @@
+"""Ports: what the domain needs from storage and messaging, as Protocols.
+
+Backends (SQLite, PostgreSQL; in-process, NATS JetStream) implement these and must pass the same
+contract suites in ``tests/contract``. Only ``safecity.runtime`` chooses a backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from safecity.core.events import Event
+from safecity.core.identity import Agency, ApiToken, User
+from safecity.core.incidents import Incident, IncidentWrite, TimelineEntry
+from safecity.core.records import (
+    AppendResult,
+    AuditRecord,
+    DeadLetter,
+    EventQuery,
+    IncidentQuery,
+    StoredEvent,
+)
+from safecity.core.registry import Sensor
+
+
+class EventRepository(Protocol):
+    def append_events(self, events: Sequence[Event], received_at: datetime) -> list[AppendResult]:
+        """Store events atomically (all or none). A (source, id) already stored is not stored
+        again: its result says ``duplicate=True`` with the original sequence number."""
+        ...
+
+    def get_event(self, source: str, event_id: str) -> StoredEvent | None: ...
+
+    def query_events(self, query: EventQuery) -> list[StoredEvent]:
+        """Events matching every given filter, in ascending sequence order."""
+        ...
+
+    def count_events(self) -> int: ...
+
+
+class DeadLetterRepository(Protocol):
+    def add_dead_letter(self, letter: DeadLetter) -> int: ...
+
+    def get_dead_letter(self, letter_id: int) -> DeadLetter | None: ...
+
+    def list_dead_letters(
+        self, *, limit: int = 100, before_id: int | None = None
+    ) -> list[DeadLetter]:
+        """Newest first."""
+        ...
+
+    def count_dead_letters(self) -> int: ...
+
+
+class IncidentRepository(Protocol):
+    def save_incidents(self, writes: Sequence[IncidentWrite]) -> None:
+        """Apply all writes atomically. Raises ``Conflict`` if an expected version is stale or a
+        new incident's id exists; then nothing is written."""
+        ...
+
+    def get_incident(self, incident_id: str) -> Incident | None: ...
+
+    def list_incidents(self, query: IncidentQuery) -> list[Incident]:
+        """Most recently updated first."""
+        ...
+
+    def incident_events(self, incident_id: str) -> list[StoredEvent]: ...
+
+    def incident_timeline(self, incident_id: str) -> list[TimelineEntry]: ...
+
+    def open_incidents_since(self, since: datetime) -> list[Incident]:
+        """Open incidents whose last event is at or after ``since`` (to warm the correlator)."""
+        ...
+
+
+class SensorRepository(Protocol):
+    def upsert_sensor(self, sensor: Sensor) -> Sensor:
+        """Create or replace; returns the stored sensor with its timestamps set."""
+        ...
+
+    def get_sensor(self, sensor_id: str) -> Sensor | None: ...
+
+    def list_sensors(
+        self,
+        *,
+        kind: str | None = None,
+        owner_agency: str | None = None,
+        public_only: bool = False,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[Sensor]: ...
+
+    def delete_sensor(self, sensor_id: str) -> bool: ...
+
+
+class IdentityRepository(Protocol):
+    def add_agency(self, agency: Agency) -> None: ...
+
+    def get_agency(self, agency_id: str) -> Agency | None: ...
+
+    def list_agencies(self) -> list[Agency]: ...
+
+    def add_user(self, user: User) -> None: ...
+
+    def get_user(self, user_id: str) -> User | None: ...
+
+    def list_users(self, agency_id: str | None = None) -> list[User]: ...
+
+    def add_token(self, token: ApiToken) -> None: ...
+
+    def find_token(self, token_hash: str) -> ApiToken | None: ...
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool: ...
+
+
+class AuditRepository(Protocol):
+    def append_audit(self, records: Sequence[AuditRecord]) -> None:
+        """Append records in order; the audit table refuses updates and deletes."""
+        ...
+
+    def last_audit_hash(self) -> str: ...
+
+    def list_audit(
+        self,
+        *,
+        actor: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        since: datetime | None = None,
+        after_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Ascending sequence order."""
+        ...
+
+
+class Store(
+    EventRepository,
+    DeadLetterRepository,
+    IncidentRepository,
+    SensorRepository,
+    IdentityRepository,
+    AuditRepository,
+    Protocol,
+):
+    """Everything persistent. Thread-safe: services call it from worker threads."""
+
+    def migrate(self) -> int:
+        """Bring the schema to the newest version; returns that version."""
+        ...
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+# --- messaging --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BusMessage:
+    """One message. ``local`` optionally carries the already-decoded value: an in-process bus
+    hands it to subscribers so they need not decode ``data`` again; networked buses drop it."""
+
+    subject: str
+    data: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    local: object | None = field(default=None, compare=False)
+
+
+BatchHandler = Callable[[Sequence[BusMessage]], Awaitable[None]]
+
+
+class Subscription(Protocol):
+    async def stop(self) -> None: ...
+
+
+class EventBus(Protocol):
+    """Publish/subscribe with NATS subject syntax (``.``-separated; ``*`` one token, ``>`` rest).
+
+    Delivery is at-least-once and in publish order per subscription; a handler receives batches.
+    A handler that raises gets the same batch again, up to ``max_deliver`` times.
+    """
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, messages: Sequence[BusMessage]) -> None: ...
+
+    async def subscribe(
+        self,
+        subject: str,
+        handler: BatchHandler,
+        *,
+        durable: str | None = None,
+        max_batch: int = 500,
+        max_deliver: int = 5,
+    ) -> Subscription: ...

@@ -1,0 +1,229 @@
+"""The demo city, wired: Helsinki centre's simulated feeds through the real ingest path.
+
+Live mode serves the API on localhost and feeds events in real time; headless mode runs a
+scripted, time-bounded demo on a simulated clock as fast as the machine allows and summarises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from safecity.core.clock import Clock, ManualClock, SystemClock
+from safecity.core.identity import Agency, Principal, Role, User
+from safecity.core.messages import decode_incident_change
+from safecity.core.ports import BusMessage
+from safecity.core.records import IncidentQuery
+from safecity.governance.identity import system_principal
+from safecity.runtime import Runtime, build_runtime
+from safecity.settings import Settings
+from safecity.sim.city import AGENCY_CITY, AGENCY_POLICE, AGENCY_RESCUE, ATTRIBUTION, DemoCity
+from safecity.sim.scenario import CitySimulator
+
+AGENCIES = (
+    Agency(id=AGENCY_POLICE, name="Helsinki Police Department", kind="police"),
+    Agency(id=AGENCY_RESCUE, name="Helsinki City Rescue Department", kind="fire"),
+    Agency(id=AGENCY_CITY, name="City of Helsinki", kind="municipality"),
+)
+USERS = (
+    User(id="demo-operator", agency_id=AGENCY_POLICE, display_name="Demo operator",
+         role=Role.OPERATOR),
+    User(id="demo-supervisor", agency_id=AGENCY_POLICE, display_name="Demo supervisor",
+         role=Role.SUPERVISOR),
+    User(id="demo-feeds", agency_id=AGENCY_CITY, display_name="Demo city feeds",
+         role=Role.INTEGRATOR),
+)
+#: A legacy gateway in the demo sends one malformed message this often, so the dead-letter
+#: path is visible; its source says what it is.
+BROKEN_EVERY_S = 45
+LEGACY_SOURCE = "urn:safecity:demo:legacy-lamp-gateway"
+
+
+async def _seed(runtime: Runtime, city: DemoCity) -> dict[str, str]:
+    for agency in AGENCIES:
+        runtime.identity.ensure_agency(agency)
+    for user in USERS:
+        runtime.identity.ensure_user(user)
+    tokens = {u.id: runtime.identity.issue_token(u.id, label="demo").secret for u in USERS}
+    admin = system_principal(AGENCY_CITY)
+    for sensor in city.sensors():
+        await runtime.sensors.upsert(admin, sensor)
+    return tokens
+
+
+def _broken_message(n: int, at: datetime) -> dict[str, Any]:
+    stamp = at.isoformat().replace("+00:00", "Z")
+    variants: list[dict[str, Any]] = [
+        {"id": f"legacy-{n}", "source": LEGACY_SOURCE, "type": "lamp.fault", "time": stamp,
+         "location": {"lon": 24.94, "lat": 91.7}, "data": {"lamp_id": "L-17", "fault": "lamp_out"}},
+        {"id": f"legacy-{n}", "source": LEGACY_SOURCE, "type": "lamp.flicker", "time": stamp,
+         "data": {"lamp_id": "L-17"}},
+        {"id": f"legacy-{n}", "source": LEGACY_SOURCE, "type": "lamp.light_level", "time": stamp,
+         "data": {"lamp_id": "L-17", "level_pct": "bright"}},
+    ]
+    return variants[n % len(variants)]
+
+
+class _Feeder:
+    """Moves the simulator forward and pushes its events through ingest."""
+
+    def __init__(self, runtime: Runtime, sim: CitySimulator, feeds: Principal) -> None:
+        self.runtime = runtime
+        self.sim = sim
+        self.feeds = feeds
+        self.broken_sent = 0
+        self._next_broken: datetime = sim.now + timedelta(seconds=BROKEN_EVERY_S)
+
+    async def tick(self, until: datetime) -> int:
+        items: list[Any] = self.sim.step(until)
+        while self._next_broken <= until:
+            items.append(_broken_message(self.broken_sent, self._next_broken))
+            self.broken_sent += 1
+            self._next_broken += timedelta(seconds=BROKEN_EVERY_S)
+        if items:
+            await self.runtime.ingest.ingest_objects(items, principal=self.feeds,
+                                                     channel="demo-feeds")
+        return len(items)
+
+    async def follow_dispatches(self, batch: Sequence[BusMessage]) -> None:
+        # A person's dispatch decision moves the simulated units (never the other way round).
+        for message in batch:
+            change = decode_incident_change(message)
+            loc = change.incident.location
+            if change.action == "dispatched" and loc is not None:
+                for unit in change.incident.units:
+                    if unit in self.sim.unit_ids:
+                        self.sim.dispatch(unit, loc.lon, loc.lat, incident_id=change.incident.id)
+
+
+async def _summary(runtime: Runtime, sim: CitySimulator, feeder: _Feeder, started: float,
+                   sim_seconds: float) -> dict[str, Any]:
+    incidents = await asyncio.to_thread(
+        runtime.store.list_incidents, IncidentQuery(limit=100_000))
+    by_type = Counter(i.type for i in incidents)
+    wall = time.perf_counter() - started
+    return {
+        "city": sim.city.name,
+        "attribution": ATTRIBUTION,
+        "simulated_seconds": round(sim_seconds, 1),
+        "wall_seconds": round(wall, 2),
+        "events_ingested": runtime.ingest.accepted,
+        "duplicates": runtime.ingest.duplicates,
+        "rejects": runtime.ingest.rejected,
+        "dead_letters": runtime.store.count_dead_letters(),
+        "incidents_opened": len(incidents),
+        "incidents_by_type": dict(sorted(by_type.items())),
+        "situations_started": dict(sorted(sim.situations_started.items())),
+        "events_linked_to_incidents": sum(i.event_count for i in incidents),
+        "sensors_registered": len(sim.sensors()),
+        "events_per_wall_second": round(runtime.ingest.accepted / wall, 1) if wall else None,
+    }
+
+
+async def run_demo(
+    *, duration_s: float | None, headless: bool, seed: int, port: int, db: Path | None,
+    quiet: bool, console: Console,
+) -> dict[str, Any]:
+    """Run the demo; returns the summary (also printed by the CLI in headless mode)."""
+    workdir = None
+    if db is None:
+        workdir = tempfile.TemporaryDirectory(prefix="safecity-demo-")
+        db = Path(workdir.name) / "demo.db"
+    settings = Settings()
+    settings.store.path = db
+    settings.api.port = port
+    start = datetime.now(UTC).replace(microsecond=0)
+    clock: Clock = ManualClock(start) if headless else SystemClock()
+    city = DemoCity.load()
+    runtime = build_runtime(settings, clock=clock)
+    try:
+        tokens = await _seed(runtime, city)
+        sim = CitySimulator(city, clock, seed=seed)
+        feeds = Principal(user_id="demo-feeds", agency_id=AGENCY_CITY, role=Role.INTEGRATOR,
+                          purpose=system_principal(role=Role.INTEGRATOR).purpose)
+        feeder = _Feeder(runtime, sim, feeds)
+        if headless:
+            return await _headless(runtime, feeder, clock, duration_s or 300.0)
+        return await _live(runtime, feeder, tokens, duration_s, port, quiet, console)
+    finally:
+        if workdir is not None:
+            workdir.cleanup()
+
+
+async def _headless(runtime: Runtime, feeder: _Feeder, clock: Clock,
+                    duration_s: float) -> dict[str, Any]:
+    assert isinstance(clock, ManualClock)
+    await runtime.start()
+    await runtime.bus.subscribe("incidents.dispatched", feeder.follow_dispatches)
+    started = time.perf_counter()
+    begin = clock.now()
+    try:
+        elapsed = 0.0
+        while elapsed < duration_s:
+            step = min(1.0, duration_s - elapsed)
+            await feeder.tick(clock.advance(timedelta(seconds=step)))
+            elapsed += step
+        await runtime.settle(60.0)
+        return await _summary(runtime, feeder.sim, feeder, started,
+                              (clock.now() - begin).total_seconds())
+    finally:
+        await runtime.stop()
+
+
+async def _live(runtime: Runtime, feeder: _Feeder, tokens: dict[str, str],
+                duration_s: float | None, port: int, quiet: bool,
+                console: Console) -> dict[str, Any]:
+    import uvicorn
+
+    app = runtime.api(info={"mode": "demo", "city": feeder.sim.city.name})
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            raise RuntimeError(f"the API could not start on 127.0.0.1:{port} (port in use?)")
+        await asyncio.sleep(0.05)
+    await runtime.bus.subscribe("incidents.dispatched", feeder.follow_dispatches)
+    base = f"http://127.0.0.1:{port}"
+    if not quiet:
+        op = tokens["demo-operator"]
+        console.print(f"[bold]safecity demo[/]: {feeder.sim.city.name} ({ATTRIBUTION})")
+        console.print(f"  API docs      {base}/docs")
+        console.print(f"  incidents     curl -H 'Authorization: Bearer {op}' {base}/v1/incidents")
+        console.print(f"  live stream   ws://127.0.0.1:{port}/v1/stream?access_token={op}")
+        console.print(f"  register      {base}/public/v1/sensors")
+        console.print(f"  operator token {op}  (supervisor: {tokens['demo-supervisor']})")
+        console.print("  Ctrl-C stops the demo.")
+    started = time.perf_counter()
+    begin = runtime.clock.now()
+    last_report = 0.0
+    try:
+        while not server.should_exit:
+            now = runtime.clock.now()
+            elapsed = (now - begin).total_seconds()
+            if duration_s is not None and elapsed >= duration_s:
+                break
+            await feeder.tick(now)
+            if not quiet and elapsed - last_report >= 10:
+                last_report = elapsed
+                open_count = len(await asyncio.to_thread(
+                    runtime.store.list_incidents, IncidentQuery(statuses=("new",), limit=1000)))
+                console.print(f"  [{elapsed:5.0f} s] events {runtime.ingest.accepted}, "
+                              f"new incidents {open_count}, rejected {runtime.ingest.rejected}")
+            await asyncio.sleep(0.5)
+        await runtime.settle(10.0)
+        return await _summary(runtime, feeder.sim, feeder, started,
+                              (runtime.clock.now() - begin).total_seconds())
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serving

@@ -1,0 +1,1 @@
+"""Incident lifecycle services: acknowledge, assign, dispatch, update, close, reopen."""

@@ -1,0 +1,1 @@
+"""Event intake and event queries: validate, persist before acknowledging, publish; dead-letter."""

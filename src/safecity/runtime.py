@@ -1,0 +1,150 @@
+"""The one place that chooses and wires store, bus, services and processors from settings."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from safecity.core.clock import Clock, SystemClock
+from safecity.core.ports import EventBus, Store
+from safecity.governance.audit import AuditLog
+from safecity.governance.identity import IdentityService
+from safecity.governance.registry import SensorRegistry
+from safecity.incidents.service import IncidentService
+from safecity.ingest.queries import EventQueries
+from safecity.ingest.service import IngestLimits, IngestService
+from safecity.processors.correlation import (
+    CorrelationConfig,
+    CorrelationProcessor,
+    CorrelationRule,
+    Correlator,
+)
+from safecity.processors.correlation.engine import DEFAULT_RULES
+from safecity.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def make_store(settings: Settings, clock: Clock) -> Store:
+    from safecity.store.sqlite import SqliteStore
+
+    store = SqliteStore(settings.store.path, clock=clock)
+    store.migrate()
+    return store
+
+
+def make_bus(settings: Settings) -> EventBus:
+    from safecity.bus.memory import MemoryBus
+
+    del settings
+    return MemoryBus()
+
+
+def correlation_config(settings: Settings) -> CorrelationConfig:
+    c = settings.correlation
+    rules = dict(DEFAULT_RULES)
+    for kind in set(c.radius_m) | set(c.window_s):
+        base = rules.get(
+            kind, CorrelationRule(c.default_radius_m, timedelta(seconds=c.default_window_s))
+        )
+        rules[kind] = CorrelationRule(
+            c.radius_m.get(kind, base.radius_m),
+            timedelta(seconds=c.window_s[kind]) if kind in c.window_s else base.window,
+        )
+    return CorrelationConfig(
+        default=CorrelationRule(c.default_radius_m, timedelta(seconds=c.default_window_s)),
+        per_type=rules,
+    )
+
+
+@dataclass
+class Runtime:
+    """A running safecity: every service, sharing one store, one bus and one clock."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    bus: EventBus
+    audit: AuditLog
+    identity: IdentityService
+    ingest: IngestService
+    events: EventQueries
+    incidents: IncidentService
+    sensors: SensorRegistry
+    correlation: CorrelationProcessor
+
+    async def start(self) -> None:
+        await self.bus.start()
+        await self.correlation.start()
+
+    async def stop(self) -> None:
+        await self.correlation.stop()
+        await self.bus.close()
+        self.store.close()
+
+    async def settle(self, timeout_s: float = 30.0) -> bool:
+        """Wait until correlation has seen every accepted event; False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.correlation.events_seen < self.ingest.accepted:
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    def api(self, *, info: dict[str, str] | None = None, manage: bool = True) -> FastAPI:
+        """The HTTP app. With ``manage`` the app's lifespan starts and stops this runtime."""
+        from safecity.api.app import create_app
+        from safecity.api.deps import ApiServices
+
+        a = self.settings.api
+        return create_app(
+            ApiServices(
+                clock=self.clock,
+                bus=self.bus,
+                identity=self.identity,
+                ingest=self.ingest,
+                events=self.events,
+                incidents=self.incidents,
+                sensors=self.sensors,
+                audit=self.audit,
+                max_body_bytes=a.max_body_bytes,
+                max_inflight_ingest=a.max_inflight_ingest,
+                retry_after_s=a.retry_after_s,
+                info=info or {},
+            ),
+            on_start=[self.start] if manage else [],
+            on_stop=[self.stop] if manage else [],
+        )
+
+
+def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None) -> Runtime:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    store = make_store(settings, clock)
+    bus = make_bus(settings)
+    audit = AuditLog(store, clock)
+    ingest = IngestService(
+        store,
+        bus,
+        clock,
+        audit,
+        IngestLimits(max_future_skew=timedelta(seconds=settings.max_future_skew_s)),
+    )
+    correlator = Correlator(correlation_config(settings), clock)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bus=bus,
+        audit=audit,
+        identity=IdentityService(store, clock),
+        ingest=ingest,
+        events=EventQueries(store, audit),
+        incidents=IncidentService(store, bus, clock, audit),
+        sensors=SensorRegistry(store, audit),
+        correlation=CorrelationProcessor(store, bus, correlator, clock),
+    )

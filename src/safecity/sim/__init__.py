@@ -1,0 +1,1 @@
+"""Demo city simulator: Helsinki centre map data and a seeded, deterministic event generator."""

@@ -1,0 +1,1 @@
+"""Storage backends implementing the ``Store`` port, and the migrations they share."""

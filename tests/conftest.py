@@ -1,0 +1,71 @@
+"""Shared fixtures: an injected clock, a runtime on a fresh SQLite file, an API client per role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from factories import T0
+from safecity.core.clock import ManualClock
+from safecity.core.identity import Agency, Role, User
+from safecity.runtime import Runtime, build_runtime
+from safecity.settings import Settings
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings()
+    s.store.path = tmp_path / "safecity.db"
+    return s
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: ManualClock) -> Runtime:
+    rt = build_runtime(settings, clock=clock)
+    rt.identity.add_agency(Agency(id="helsinki-police", name="Helsinki Police", kind="police"))
+    rt.identity.add_agency(Agency(id="helsinki-rescue", name="Helsinki Rescue", kind="fire"))
+    for role in Role:
+        rt.identity.add_user(
+            User(
+                id=f"{role.value}-1",
+                agency_id="helsinki-police",
+                display_name=f"Test {role.value}",
+                role=role,
+            )
+        )
+    return rt
+
+
+@dataclass
+class Api:
+    client: TestClient
+    tokens: dict[Role, str]
+
+    def h(self, role: Role = Role.OPERATOR, purpose: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"}
+        if purpose:
+            headers["X-Safecity-Purpose"] = purpose
+        return headers
+
+
+@pytest.fixture
+def api(runtime: Runtime) -> Iterator[Api]:
+    tokens = {role: runtime.identity.issue_token(f"{role.value}-1").secret for role in Role}
+    with TestClient(runtime.api(), raise_server_exceptions=False) as client:
+        yield Api(client, tokens)
+
+
+def settle(api: Api, runtime: Runtime) -> None:
+    """Wait (in the app's own loop) until correlation has processed every accepted event."""
+    portal = api.client.portal
+    assert portal is not None
+    assert portal.call(runtime.settle, 10.0)
