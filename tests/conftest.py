@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from safecity.core.clock import ManualClock
 from safecity.core.identity import Agency, Role, User
 from safecity.runtime import Runtime, build_runtime
 from safecity.settings import Settings
+from support import Api
 
 
 @pytest.fixture
@@ -45,27 +45,8 @@ def runtime(settings: Settings, clock: ManualClock) -> Runtime:
     return rt
 
 
-@dataclass
-class Api:
-    client: TestClient
-    tokens: dict[Role, str]
-
-    def h(self, role: Role = Role.OPERATOR, purpose: str | None = None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.tokens[role]}"}
-        if purpose:
-            headers["X-Safecity-Purpose"] = purpose
-        return headers
-
-
 @pytest.fixture
 def api(runtime: Runtime) -> Iterator[Api]:
     tokens = {role: runtime.identity.issue_token(f"{role.value}-1").secret for role in Role}
     with TestClient(runtime.api(), raise_server_exceptions=False) as client:
         yield Api(client, tokens)
-
-
-def settle(api: Api, runtime: Runtime) -> None:
-    """Wait (in the app's own loop) until correlation has processed every accepted event."""
-    portal = api.client.portal
-    assert portal is not None
-    assert portal.call(runtime.settle, 10.0)

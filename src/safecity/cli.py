@@ -92,11 +92,15 @@ def serve(
     """Run the HTTP API (REST, live stream, metrics) on the configured store."""
     import uvicorn
 
+    from safecity.tuning import tune_gc_for_throughput
+
     runtime = build_runtime(_settings(db))
+    app_ = runtime.api()
+    tune_gc_for_throughput()
     console.print(
         f"safecity API on http://{host}:{port}/docs  (store: {runtime.settings.store.path})"
     )
-    uvicorn.run(runtime.api(), host=host, port=port, log_level="warning")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command()

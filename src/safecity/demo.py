@@ -35,12 +35,21 @@ AGENCIES = (
     Agency(id=AGENCY_CITY, name="City of Helsinki", kind="municipality"),
 )
 USERS = (
-    User(id="demo-operator", agency_id=AGENCY_POLICE, display_name="Demo operator",
-         role=Role.OPERATOR),
-    User(id="demo-supervisor", agency_id=AGENCY_POLICE, display_name="Demo supervisor",
-         role=Role.SUPERVISOR),
-    User(id="demo-feeds", agency_id=AGENCY_CITY, display_name="Demo city feeds",
-         role=Role.INTEGRATOR),
+    User(
+        id="demo-operator",
+        agency_id=AGENCY_POLICE,
+        display_name="Demo operator",
+        role=Role.OPERATOR,
+    ),
+    User(
+        id="demo-supervisor",
+        agency_id=AGENCY_POLICE,
+        display_name="Demo supervisor",
+        role=Role.SUPERVISOR,
+    ),
+    User(
+        id="demo-feeds", agency_id=AGENCY_CITY, display_name="Demo city feeds", role=Role.INTEGRATOR
+    ),
 )
 #: A legacy gateway in the demo sends one malformed message this often, so the dead-letter
 #: path is visible; its source says what it is.
@@ -63,12 +72,28 @@ async def _seed(runtime: Runtime, city: DemoCity) -> dict[str, str]:
 def _broken_message(n: int, at: datetime) -> dict[str, Any]:
     stamp = at.isoformat().replace("+00:00", "Z")
     variants: list[dict[str, Any]] = [
-        {"id": f"legacy-{n}", "source": LEGACY_SOURCE, "type": "lamp.fault", "time": stamp,
-         "location": {"lon": 24.94, "lat": 91.7}, "data": {"lamp_id": "L-17", "fault": "lamp_out"}},
-        {"id": f"legacy-{n}", "source": LEGACY_SOURCE, "type": "lamp.flicker", "time": stamp,
-         "data": {"lamp_id": "L-17"}},
-        {"id": f"legacy-{n}", "source": LEGACY_SOURCE, "type": "lamp.light_level", "time": stamp,
-         "data": {"lamp_id": "L-17", "level_pct": "bright"}},
+        {
+            "id": f"legacy-{n}",
+            "source": LEGACY_SOURCE,
+            "type": "lamp.fault",
+            "time": stamp,
+            "location": {"lon": 24.94, "lat": 91.7},
+            "data": {"lamp_id": "L-17", "fault": "lamp_out"},
+        },
+        {
+            "id": f"legacy-{n}",
+            "source": LEGACY_SOURCE,
+            "type": "lamp.flicker",
+            "time": stamp,
+            "data": {"lamp_id": "L-17"},
+        },
+        {
+            "id": f"legacy-{n}",
+            "source": LEGACY_SOURCE,
+            "type": "lamp.light_level",
+            "time": stamp,
+            "data": {"lamp_id": "L-17", "level_pct": "bright"},
+        },
     ]
     return variants[n % len(variants)]
 
@@ -90,8 +115,9 @@ class _Feeder:
             self.broken_sent += 1
             self._next_broken += timedelta(seconds=BROKEN_EVERY_S)
         if items:
-            await self.runtime.ingest.ingest_objects(items, principal=self.feeds,
-                                                     channel="demo-feeds")
+            await self.runtime.ingest.ingest_objects(
+                items, principal=self.feeds, channel="demo-feeds"
+            )
         return len(items)
 
     async def follow_dispatches(self, batch: Sequence[BusMessage]) -> None:
@@ -105,10 +131,10 @@ class _Feeder:
                         self.sim.dispatch(unit, loc.lon, loc.lat, incident_id=change.incident.id)
 
 
-async def _summary(runtime: Runtime, sim: CitySimulator, feeder: _Feeder, started: float,
-                   sim_seconds: float) -> dict[str, Any]:
-    incidents = await asyncio.to_thread(
-        runtime.store.list_incidents, IncidentQuery(limit=100_000))
+async def _summary(
+    runtime: Runtime, sim: CitySimulator, feeder: _Feeder, started: float, sim_seconds: float
+) -> dict[str, Any]:
+    incidents = await asyncio.to_thread(runtime.store.list_incidents, IncidentQuery(limit=100_000))
     by_type = Counter(i.type for i in incidents)
     wall = time.perf_counter() - started
     return {
@@ -130,8 +156,14 @@ async def _summary(runtime: Runtime, sim: CitySimulator, feeder: _Feeder, starte
 
 
 async def run_demo(
-    *, duration_s: float | None, headless: bool, seed: int, port: int, db: Path | None,
-    quiet: bool, console: Console,
+    *,
+    duration_s: float | None,
+    headless: bool,
+    seed: int,
+    port: int,
+    db: Path | None,
+    quiet: bool,
+    console: Console,
 ) -> dict[str, Any]:
     """Run the demo; returns the summary (also printed by the CLI in headless mode)."""
     workdir = None
@@ -148,8 +180,12 @@ async def run_demo(
     try:
         tokens = await _seed(runtime, city)
         sim = CitySimulator(city, clock, seed=seed)
-        feeds = Principal(user_id="demo-feeds", agency_id=AGENCY_CITY, role=Role.INTEGRATOR,
-                          purpose=system_principal(role=Role.INTEGRATOR).purpose)
+        feeds = Principal(
+            user_id="demo-feeds",
+            agency_id=AGENCY_CITY,
+            role=Role.INTEGRATOR,
+            purpose=system_principal(role=Role.INTEGRATOR).purpose,
+        )
         feeder = _Feeder(runtime, sim, feeds)
         if headless:
             return await _headless(runtime, feeder, clock, duration_s or 300.0)
@@ -159,8 +195,9 @@ async def run_demo(
             workdir.cleanup()
 
 
-async def _headless(runtime: Runtime, feeder: _Feeder, clock: Clock,
-                    duration_s: float) -> dict[str, Any]:
+async def _headless(
+    runtime: Runtime, feeder: _Feeder, clock: Clock, duration_s: float
+) -> dict[str, Any]:
     assert isinstance(clock, ManualClock)
     await runtime.start()
     await runtime.bus.subscribe("incidents.dispatched", feeder.follow_dispatches)
@@ -173,20 +210,28 @@ async def _headless(runtime: Runtime, feeder: _Feeder, clock: Clock,
             await feeder.tick(clock.advance(timedelta(seconds=step)))
             elapsed += step
         await runtime.settle(60.0)
-        return await _summary(runtime, feeder.sim, feeder, started,
-                              (clock.now() - begin).total_seconds())
+        return await _summary(
+            runtime, feeder.sim, feeder, started, (clock.now() - begin).total_seconds()
+        )
     finally:
         await runtime.stop()
 
 
-async def _live(runtime: Runtime, feeder: _Feeder, tokens: dict[str, str],
-                duration_s: float | None, port: int, quiet: bool,
-                console: Console) -> dict[str, Any]:
+async def _live(
+    runtime: Runtime,
+    feeder: _Feeder,
+    tokens: dict[str, str],
+    duration_s: float | None,
+    port: int,
+    quiet: bool,
+    console: Console,
+) -> dict[str, Any]:
     import uvicorn
 
     app = runtime.api(info={"mode": "demo", "city": feeder.sim.city.name})
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
@@ -215,14 +260,20 @@ async def _live(runtime: Runtime, feeder: _Feeder, tokens: dict[str, str],
             await feeder.tick(now)
             if not quiet and elapsed - last_report >= 10:
                 last_report = elapsed
-                open_count = len(await asyncio.to_thread(
-                    runtime.store.list_incidents, IncidentQuery(statuses=("new",), limit=1000)))
-                console.print(f"  [{elapsed:5.0f} s] events {runtime.ingest.accepted}, "
-                              f"new incidents {open_count}, rejected {runtime.ingest.rejected}")
+                open_count = len(
+                    await asyncio.to_thread(
+                        runtime.store.list_incidents, IncidentQuery(statuses=("new",), limit=1000)
+                    )
+                )
+                console.print(
+                    f"  [{elapsed:5.0f} s] events {runtime.ingest.accepted}, "
+                    f"new incidents {open_count}, rejected {runtime.ingest.rejected}"
+                )
             await asyncio.sleep(0.5)
         await runtime.settle(10.0)
-        return await _summary(runtime, feeder.sim, feeder, started,
-                              (runtime.clock.now() - begin).total_seconds())
+        return await _summary(
+            runtime, feeder.sim, feeder, started, (runtime.clock.now() - begin).total_seconds()
+        )
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):

@@ -115,6 +115,7 @@ class Runtime:
                 max_inflight_ingest=a.max_inflight_ingest,
                 retry_after_s=a.retry_after_s,
                 info=info or {},
+                correlated=lambda: self.correlation.events_seen,
             ),
             on_start=[self.start] if manage else [],
             on_stop=[self.stop] if manage else [],

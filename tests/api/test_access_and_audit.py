@@ -6,11 +6,11 @@ import sqlite3
 
 import pytest
 
-from conftest import Api, settle
 from factories import raw_event
 from safecity.core.identity import Role
 from safecity.governance.audit import verify_chain
 from safecity.runtime import Runtime
+from support import Api, settle
 
 
 @pytest.mark.parametrize(

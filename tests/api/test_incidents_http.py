@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import Api, settle
 from factories import LON0, later, metres_east, raw_event
 from safecity.core.identity import Role
 from safecity.runtime import Runtime
+from support import Api, settle
 
 
 def open_fire(api: Api, runtime: Runtime) -> dict[str, object]:

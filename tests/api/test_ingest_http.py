@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import orjson
 
-from conftest import Api, settle
 from factories import T0, raw_event
 from safecity.core.identity import Role
 from safecity.runtime import Runtime
+from support import Api, settle
 
 
 def test_single_event_is_stored_before_the_answer(api: Api, runtime: Runtime) -> None:

@@ -6,9 +6,9 @@ import orjson
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from conftest import Api
 from factories import raw_event
 from safecity.core.identity import Role
+from support import Api
 
 
 def test_stream_delivers_event_then_incident(api: Api) -> None:

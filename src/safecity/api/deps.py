@@ -42,6 +42,8 @@ class ApiServices:
     #: Ingest requests in progress; past ``max_inflight_ingest`` the API answers 429.
     inflight_ingest: int = 0
     metrics: Any = None
+    #: Events the correlation processor has handled (for metrics and benchmarks).
+    correlated: Any = None
 
 
 _bearer = HTTPBearer(auto_error=False, description="API token (`sc_...`), sent as a Bearer token")

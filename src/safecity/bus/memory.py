@@ -74,6 +74,7 @@ class MemoryBus:
 
     def __init__(self) -> None:
         self._subs: list[_MemorySubscription] = []
+        self._routes: dict[str, list[_MemorySubscription]] = {}
         self.undeliverable = 0
 
     async def start(self) -> None:
@@ -84,14 +85,20 @@ class MemoryBus:
             await sub.stop()
 
     async def publish(self, messages: Sequence[BusMessage]) -> None:
-        for message in messages:
-            if not valid_subject(message.subject):
-                raise ValueError(f"invalid subject {message.subject!r}")
-        subs = list(self._subs)
-        for message in messages:
+        routes = [self._route(message.subject) for message in messages]
+        for message, subs in zip(messages, routes, strict=True):
             for sub in subs:
-                if subject_matches(sub.pattern, message.subject):
-                    sub.queue.put_nowait(message)
+                sub.queue.put_nowait(message)
+
+    def _route(self, subject: str) -> list[_MemorySubscription]:
+        # Subjects repeat (one per event type), so matching is done once per subject.
+        subs = self._routes.get(subject)
+        if subs is None:
+            if not valid_subject(subject):
+                raise ValueError(f"invalid subject {subject!r}")
+            subs = [s for s in self._subs if subject_matches(s.pattern, subject)]
+            self._routes[subject] = subs
+        return subs
 
     async def subscribe(
         self,
@@ -107,11 +114,13 @@ class MemoryBus:
             raise ValueError(f"invalid subject pattern {subject!r}")
         sub = _MemorySubscription(self, subject, handler, max_batch, max_deliver)
         self._subs.append(sub)
+        self._routes.clear()
         return sub
 
     def remove(self, sub: _MemorySubscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
+            self._routes.clear()
 
     async def drain(self) -> None:
         """Wait until every queued message has been handled (tests, benchmarks, shutdown)."""

@@ -6,9 +6,9 @@ Every input from every source becomes an :class:`Event`; every rule downstream r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,9 @@ from pydantic import (
 from safecity.core.errors import FieldError, InvalidInput
 from safecity.core.geo import Location
 from safecity.core.payloads import EventPayload, Timestamp
+
+if TYPE_CHECKING:
+    from safecity.core.catalogue import EventTypeSpec
 
 # Control characters are refused in identifiers: they break logs, terminals and CSV exports.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
@@ -78,14 +81,15 @@ class Event(BaseModel):
     @field_validator("time")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is UTC:
+            return value
+        if value.utcoffset() == _ZERO:  # cheaper than a conversion, and the common case
+            return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _payload_matches_type(self) -> Event:
-        # Imported here: the catalogue imports this module for its classification rules.
-        from safecity.core.catalogue import CATALOGUE
-
-        spec = CATALOGUE.get(self.type)
+        spec = _catalogue().get(self.type)
         if spec is None:
             raise ValueError(f"unknown event type {self.type!r}")
         if not isinstance(self.data, spec.payload):
@@ -115,12 +119,36 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
     return out
 
 
+def _catalogue() -> dict[str, EventTypeSpec]:
+    # Imported on first use: the catalogue imports this module for its classification rules.
+    global _CATALOGUE  # noqa: PLW0603
+    if _CATALOGUE is None:
+        from safecity.core.catalogue import CATALOGUE
+
+        _CATALOGUE = CATALOGUE
+    return _CATALOGUE
+
+
 def parse_event(obj: Any, *, where: str = "") -> Event:
     """Validate untrusted decoded JSON into an :class:`Event` or raise :class:`InvalidInput`.
 
     ``where`` prefixes field paths, e.g. ``events[3]`` for an item of a batch.
     """
-    from safecity.core.catalogue import CATALOGUE
+    if isinstance(obj, Mapping):
+        type_name = obj.get("type")
+        spec = _catalogue().get(type_name) if isinstance(type_name, str) else None
+        if spec is not None and "data" in obj:
+            # The fast path for valid input; on any fault the full check below names them all.
+            try:
+                payload = spec.payload.model_validate(obj["data"])
+                return Event.model_validate({**obj, "data": payload})
+            except ValidationError:
+                pass
+    return _parse_reporting_every_fault(obj, where)
+
+
+def _parse_reporting_every_fault(obj: Any, where: str) -> Event:
+    catalogue = _catalogue()
 
     def at(field: str) -> str:
         return f"{where}.{field}" if where else field
@@ -132,7 +160,7 @@ def parse_event(obj: Any, *, where: str = "") -> Event:
     payload: EventPayload | None = None
     if not isinstance(type_name, str):
         errors.append(FieldError(at("type"), "required: a string naming an event type"))
-    elif (spec := CATALOGUE.get(type_name)) is None:
+    elif (spec := catalogue.get(type_name)) is None:
         errors.append(
             FieldError(at("type"), f"unknown event type {type_name!r}; see GET /v1/event-types")
         )
@@ -167,3 +195,5 @@ def _placeholder() -> EventPayload:
 
 
 _PLACEHOLDER = _placeholder()
+_ZERO = timedelta(0)
+_CATALOGUE: dict[str, EventTypeSpec] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import orjson
 
@@ -21,13 +22,17 @@ def event_messages(stored: Iterable[StoredEvent]) -> list[BusMessage]:
     """Bus messages for newly accepted events, carrying their store sequence numbers."""
     return [
         BusMessage(
-            subject=event_subject(s.event.type),
-            data=orjson.dumps({"seq": s.seq, "event": s.event.to_json_dict()}),
+            event_subject(s.event.type),
             headers={"seq": str(s.seq), "Nats-Msg-Id": f"{s.event.source}\x1f{s.event.id}"},
             local=s.event,
+            encode=partial(_encode_event, s),
         )
         for s in stored
     ]
+
+
+def _encode_event(stored: StoredEvent) -> bytes:
+    return orjson.dumps({"seq": stored.seq, "event": stored.event.to_json_dict()})
 
 
 @dataclass(frozen=True)
@@ -52,20 +57,20 @@ def incident_change_messages(
         act = "opened" if incident.id in opened else action
         change = IncidentChange(act, actor, incident, write.link_events)
         out.append(
-            BusMessage(
-                subject=f"incidents.{act}",
-                data=orjson.dumps(
-                    {
-                        "action": act,
-                        "actor": actor,
-                        "incident": incident.model_dump(mode="json"),
-                        "events": [{"source": s, "id": i} for s, i in write.link_events],
-                    }
-                ),
-                local=change,
-            )
+            BusMessage(f"incidents.{act}", local=change, encode=partial(_encode_change, change))
         )
     return out
+
+
+def _encode_change(change: IncidentChange) -> bytes:
+    return orjson.dumps(
+        {
+            "action": change.action,
+            "actor": change.actor,
+            "incident": change.incident.model_dump(mode="json"),
+            "events": [{"source": s, "id": i} for s, i in change.events],
+        }
+    )
 
 
 def decode_incident_change(message: BusMessage) -> IncidentChange:

@@ -7,7 +7,6 @@ contract suites in ``tests/contract``. Only ``safecity.runtime`` chooses a backe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -159,15 +158,38 @@ class Store(
 # --- messaging --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class BusMessage:
-    """One message. ``local`` optionally carries the already-decoded value: an in-process bus
-    hands it to subscribers so they need not decode ``data`` again; networked buses drop it."""
+    """One message on the bus.
 
-    subject: str
-    data: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
-    local: object | None = field(default=None, compare=False)
+    ``local`` optionally carries the already-decoded value: an in-process bus hands it to
+    subscribers so they need not decode again. ``data`` may be given as bytes or produced on
+    first access by ``encode``, so a message nobody serialises (in-process, no network
+    subscriber) never pays for encoding.
+    """
+
+    __slots__ = ("_data", "_encode", "headers", "local", "subject")
+
+    def __init__(
+        self, subject: str, data: bytes | None = None, headers: Mapping[str, str] | None = None,
+        *, local: object | None = None, encode: Callable[[], bytes] | None = None,
+    ) -> None:
+        if data is None and encode is None:
+            raise ValueError("a bus message needs data or an encoder")
+        self.subject = subject
+        self.headers: Mapping[str, str] = headers or {}
+        self.local = local
+        self._data = data
+        self._encode = encode
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            assert self._encode is not None
+            self._data = self._encode()
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"BusMessage({self.subject!r}, {len(self.data)} bytes)"
 
 
 BatchHandler = Callable[[Sequence[BusMessage]], Awaitable[None]]

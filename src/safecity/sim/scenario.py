@@ -191,7 +191,7 @@ class CitySimulator:
         self.clock = clock
         self.seed = seed
         self.config = config or SimConfig()
-        self.start = clock.now().astimezone(UTC)
+        self.start = _aware(clock.now())
         self._now = self.start
         self._cursor = self.start  # time of the item being processed
         self._rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not secrets
@@ -265,12 +265,12 @@ class CitySimulator:
         return self.city.sensors()
 
     def step(self, until: datetime | None = None) -> list[dict[str, Any]]:
-        """Every event with a time after the previous step and at or before ``until``.
+        """Every event not returned yet whose time is at or before ``until``, in time order.
 
         ``until`` defaults to the clock's now. Each dict is a CloudEvents-style envelope that
         :func:`safecity.core.events.parse_event` accepts.
         """
-        limit = (until if until is not None else self.clock.now()).astimezone(UTC)
+        limit = _aware(until if until is not None else self.clock.now())
         if limit <= self._now:
             return []
         while self._heap and self._heap[0][0] <= limit:
@@ -324,7 +324,7 @@ class CitySimulator:
     # --- scheduling -----------------------------------------------------------------------------
 
     def _not_past(self, at: datetime | None) -> datetime:
-        when = (at or self._now).astimezone(UTC)
+        when = _aware(at or self._now)
         if when < self._now:
             raise ValueError("cannot schedule before the simulator's current time")
         return when
@@ -1410,6 +1410,12 @@ def _ramp(boost: _Boost, when: datetime) -> float:
     span = max(1.0, (boost.end - boost.peak_until).total_seconds())
     frac = (when - boost.peak_until).total_seconds() / span
     return boost.peak - (boost.peak - 0.5) * min(1.0, frac)
+
+
+def _aware(when: datetime) -> datetime:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("the simulator needs timezone-aware times")
+    return when.astimezone(UTC)
 
 
 def _lamp_level(lamp: _Lamp, sun_elevation: float, hour: float) -> float:

@@ -39,7 +39,14 @@ class _IngestCollector(Collector):
         c.add_metric(["accepted"], ingest.accepted)
         c.add_metric(["duplicate"], ingest.duplicates)
         c.add_metric(["rejected"], ingest.rejected)
-        return [c]
+        out = [c]
+        if self._svc.correlated is not None:
+            done = CounterMetricFamily(
+                "safecity_correlation_events", "Events the correlation processor has handled"
+            )
+            done.add_metric([], self._svc.correlated())
+            out.append(done)
+        return out
 
 
 def metrics_registry(svc: ApiServices) -> CollectorRegistry:

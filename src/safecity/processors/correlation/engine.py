@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from safecity.core.catalogue import COMPATIBLE, IncidentType, classify
 from safecity.core.clock import Clock
 from safecity.core.events import Event
-from safecity.core.geo import EARTH_RADIUS_M, BBox, Location, haversine_m
+from safecity.core.geo import EARTH_RADIUS_M, Location, haversine_m
 from safecity.core.ids import new_id
 from safecity.core.incidents import Incident, IncidentWrite, TimelineEntry
 
@@ -122,16 +122,21 @@ class _Grid:
     def key(self, lon: float, lat: float) -> tuple[int, int]:
         return (math.floor(lon / self.size), math.floor(lat / self.size))
 
-    def near(self, lon: float, lat: float, radius_m: float) -> set[str]:
-        box = BBox.around(lon, lat, radius_m)
-        x0, y0 = self.key(box.min_lon, box.min_lat)
-        x1, y1 = self.key(box.max_lon, box.max_lat)
-        found: set[str] = set()
+    def near(self, lon: float, lat: float, radius_m: float) -> list[str]:
+        if not self.cells:
+            return []
+        dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+        dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+        size = self.size
+        x0, x1 = math.floor((lon - dlon) / size), math.floor((lon + dlon) / size)
+        y0, y1 = math.floor((lat - dlat) / size), math.floor((lat + dlat) / size)
+        found: list[str] = []
+        cells = self.cells
         for x in range(x0, x1 + 1):
             for y in range(y0, y1 + 1):
-                ids = self.cells.get((x, y))
+                ids = cells.get((x, y))
                 if ids:
-                    found |= ids
+                    found.extend(ids)
         return found
 
 

@@ -174,32 +174,29 @@ class SqliteStore:
         if not events:
             return []
         received_us = to_micros(received_at)
-        # Rows are built before taking the write lock so serialisation runs in parallel.
-        first_index: dict[tuple[str, str], int] = {}
-        rows: dict[tuple[str, str], Row] = {}
-        for index, event in enumerate(events):
-            key = event.key
-            if key not in first_index:
-                first_index[key] = index
-                rows[key] = _event_row(event, received_us)
+        keys = [(event.source, event.id) for event in events]
+        # Rows are built before taking the write lock, so one thread's serialisation overlaps
+        # another's write. ``first`` keeps the first occurrence of each key, in input order.
+        first: dict[tuple[str, str], int] = {}
+        rows: list[Row] = []
+        for index, key in enumerate(keys):
+            if key not in first:
+                first[key] = index
+                rows.append(_event_row(events[index], received_us))
         with self._writing() as conn:
-            stored = _existing_event_seqs(conn, list(rows))
-            next_seq = _next_seq(conn, "events")
+            stored = _existing_event_seqs(conn, list(first))
             seqs = dict(stored)
+            next_seq = _next_seq(conn, "events")
             batch: list[Row] = []
-            for key, row in rows.items():
-                if key in stored:
-                    continue
-                seqs[key] = next_seq
-                batch.append((next_seq, *row))
-                next_seq += 1
+            for key, row in zip(first, rows, strict=True):
+                if key not in stored:
+                    seqs[key] = next_seq
+                    batch.append((next_seq, *row))
+                    next_seq += 1
             conn.executemany(_EVENT_INSERT, batch)
         return [
-            AppendResult(
-                seq=seqs[event.key],
-                duplicate=event.key in stored or first_index[event.key] != index,
-            )
-            for index, event in enumerate(events)
+            AppendResult(seqs[key], key in stored or first[key] != index)
+            for index, key in enumerate(keys)
         ]
 
     def get_event(self, source: str, event_id: str) -> StoredEvent | None:
