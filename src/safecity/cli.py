@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from safecity.core.errors import DomainError
+from safecity.core.errors import DomainError, FieldError
 from safecity.core.identity import DEFAULT_PURPOSE, Agency, Principal, Role, User
 from safecity.core.records import IncidentQuery
 from safecity.core.registry import Sensor
@@ -72,7 +73,7 @@ def _cli_principal(purpose: str | None) -> Principal:
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -150,27 +151,39 @@ def demo(
         console.print(table)
 
 
-def _read_items(path: Path) -> list[Any]:
-    text = path.read_bytes()
+@dataclass(frozen=True)
+class _Unparseable:
+    """An NDJSON line that is not JSON; dead-lettered with its line number."""
+
+    line: int
+    raw: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A decoded item and how to name it in errors (``line 7`` of NDJSON, ``[6]`` of an array)."""
+
+    label: str
+    value: Any
+
+
+def _read_items(text: bytes) -> list[_Item | _Unparseable]:
+    """A JSON array (or one object) or NDJSON; raises JSONDecodeError for a broken array."""
     stripped = text.lstrip()
     if stripped.startswith(b"["):
-        items = orjson.loads(text)
-        return items if isinstance(items, list) else [items]
+        decoded = orjson.loads(text)
+        items = decoded if isinstance(decoded, list) else [decoded]
+        return [_Item(f"[{i}]", item) for i, item in enumerate(items)]
     if stripped.startswith(b"{") and b"\n" not in stripped.strip():
-        return [orjson.loads(text)]
-    out: list[Any] = []
+        return [_Item("object", orjson.loads(text))]
+    out: list[_Item | _Unparseable] = []
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                out.append(orjson.loads(line))
+                out.append(_Item(f"line {number}", orjson.loads(line)))
             except orjson.JSONDecodeError as exc:
-                # Keep the line so the ingest path dead-letters it with its reason.
-                out.append(
-                    {
-                        "__unparseable__": line.decode("utf-8", "replace"),
-                        "__error__": f"line {number}: {exc.msg}",
-                    }
-                )
+                out.append(_Unparseable(number, line, f"not valid JSON: {exc.msg}"))
     return out
 
 
@@ -188,18 +201,27 @@ def ingest(
 ) -> None:
     """Ingest events from a file through the same validation as the API; refused ones are
     dead-lettered with their reasons."""
-    try:
-        items = _read_items(file)
-    except orjson.JSONDecodeError as exc:
-        _fail(f"{file}: not valid JSON or NDJSON ({exc.msg} at byte {exc.pos})")
+    raw = file.read_bytes()
+    channel = f"file:{file.name}"
     totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
     first_errors: list[dict[str, Any]] = []
 
-    async def go() -> None:
+    async def go() -> str | None:
         runtime = build_runtime(_settings(db))
         await runtime.start()
         principal = _cli_principal(None)
         try:
+            try:
+                items = _read_items(raw)
+            except orjson.JSONDecodeError as exc:
+                reason = f"not valid JSON or NDJSON: {exc.msg} at byte {exc.pos}"
+                letter = await runtime.ingest.dead_letter_raw(
+                    raw[:65_536],
+                    channel=channel,
+                    content_type="application/json",
+                    errors=[FieldError("file", reason)],
+                )
+                return f"{file}: {reason} (kept as dead letter {letter})"
             with Progress(
                 TextColumn("ingest"),
                 BarColumn(),
@@ -211,24 +233,16 @@ def ingest(
                 task = bar.add_task("events", total=len(items))
                 for start in range(0, len(items), batch_size):
                     chunk = items[start : start + batch_size]
-                    result = await runtime.ingest.ingest_objects(
-                        chunk, principal=principal, channel=f"file:{file.name}"
-                    )
-                    for item in result.items:
-                        totals[item.status] += 1
-                        if item.status == "rejected" and len(first_errors) < 20:
-                            first_errors.append(
-                                {
-                                    "index": start + item.index,
-                                    "errors": [e.as_dict() for e in item.errors],
-                                }
-                            )
+                    await _ingest_chunk(runtime, principal, channel, chunk, totals, first_errors)
                     bar.advance(task, len(chunk))
             await runtime.settle()
+            return None
         finally:
             await runtime.stop()
 
-    _run(go())
+    failure = _run(go())
+    if failure:
+        _fail(failure)
     if json_out:
         sys.stdout.write(json.dumps({**totals, "first_errors": first_errors}) + "\n")
         return
@@ -238,7 +252,46 @@ def ingest(
     )
     for item in first_errors[:10]:
         reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in item["errors"])
-        console.print(f"  item {item['index']}: {reasons}")
+        console.print(f"  {item['item']}: {reasons}", soft_wrap=True)
+
+
+async def _ingest_chunk(
+    runtime: Runtime,
+    principal: Principal,
+    channel: str,
+    chunk: list[_Item | _Unparseable],
+    totals: dict[str, int],
+    first_errors: list[dict[str, Any]],
+) -> None:
+    parsed = [item for item in chunk if isinstance(item, _Item)]
+    for item in chunk:
+        if isinstance(item, _Unparseable):
+            errors = [FieldError(f"line {item.line}", item.reason)]
+            await runtime.ingest.dead_letter_raw(
+                item.raw, channel=channel, content_type="application/x-ndjson", errors=errors
+            )
+            totals["rejected"] += 1
+            if len(first_errors) < 20:
+                first_errors.append(
+                    {"item": f"line {item.line}", "errors": [e.as_dict() for e in errors]}
+                )
+    if not parsed:
+        return
+    result = await runtime.ingest.ingest_objects(
+        [item.value for item in parsed],
+        principal=principal,
+        channel=channel,
+        labels=[item.label for item in parsed],
+    )
+    for outcome in result.items:
+        totals[outcome.status] += 1
+        if outcome.status == "rejected" and len(first_errors) < 20:
+            first_errors.append(
+                {
+                    "item": parsed[outcome.index].label,
+                    "errors": [e.as_dict() for e in outcome.errors],
+                }
+            )
 
 
 async def _with_runtime(db: Path | None, fn: Any) -> Any:

@@ -241,12 +241,17 @@ async def _live(
     base = f"http://127.0.0.1:{port}"
     if not quiet:
         op = tokens["demo-operator"]
-        console.print(f"[bold]safecity demo[/]: {feeder.sim.city.name} ({ATTRIBUTION})")
-        console.print(f"  API docs      {base}/docs")
-        console.print(f"  incidents     curl -H 'Authorization: Bearer {op}' {base}/v1/incidents")
-        console.print(f"  live stream   ws://127.0.0.1:{port}/v1/stream?access_token={op}")
-        console.print(f"  register      {base}/public/v1/sensors")
-        console.print(f"  operator token {op}  (supervisor: {tokens['demo-supervisor']})")
+        lines = [
+            f"[bold]safecity demo[/]: {feeder.sim.city.name} ({ATTRIBUTION})",
+            f"  API docs       {base}/docs",
+            f"  incidents      curl -H 'Authorization: Bearer {op}' {base}/v1/incidents",
+            f"  live stream    ws://127.0.0.1:{port}/v1/stream?access_token={op}",
+            f"  register       {base}/public/v1/sensors",
+            f"  operator token {op}",
+            f"  supervisor     {tokens['demo-supervisor']}",
+        ]
+        for line in lines:
+            console.print(line, soft_wrap=True)  # never wrap: tokens must copy whole
         console.print("  Ctrl-C stops the demo.")
     started = time.perf_counter()
     begin = runtime.clock.now()

@@ -95,3 +95,12 @@ def test_tokens_are_stored_hashed(runtime: Runtime) -> None:
     with sqlite3.connect(runtime.settings.store.path) as raw:
         dump = "\n".join(raw.iterdump())
     assert issued.secret not in dump
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_api_docs_work_offline(api: Api, page: str) -> None:
+    html = api.client.get(page).text
+    assert "/static-offline-docs/" in html
+    assert "https://" not in html.replace("https://www.openstreetmap.org", "")
+    asset = "swagger-ui-bundle.js" if page == "/docs" else "redoc.standalone.js"
+    assert api.client.get(f"/static-offline-docs/{asset}").status_code == 200

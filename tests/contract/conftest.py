@@ -56,7 +56,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def open_store(backend: Backend, tmp_path: Path, clock: ManualClock) -> Iterator[Callable[[], Store]]:
+def open_store(
+    backend: Backend, tmp_path: Path, clock: ManualClock
+) -> Iterator[Callable[[], Store]]:
     """Opens (unmigrated) stores on this test's database; all are closed at teardown."""
     opened: list[Store] = []
 

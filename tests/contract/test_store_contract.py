@@ -239,11 +239,19 @@ def test_an_event_round_trips_exactly(store: Store) -> None:
     [
         (
             "acoustic.pulse",
-            {"sensor_id": "ac-9", "arrival_time": "2026-11-21T14:00:00.000123+01:00", "peak_db": 131.5},
+            {
+                "sensor_id": "ac-9",
+                "arrival_time": "2026-11-21T14:00:00.000123+01:00",
+                "peak_db": 131.5,
+            },
         ),
         (
             "gunshot.located",
-            {"rounds": 3, "first_shot_time": "2026-11-21T14:00:00Z", "sensors_used": ["a", "b", "c"]},
+            {
+                "rounds": 3,
+                "first_shot_time": "2026-11-21T14:00:00Z",
+                "sensors_used": ["a", "b", "c"],
+            },
         ),
         ("noise.level", {"sensor_id": "n1", "laeq_db": 91.25, "lamax_db": 104}),
         ("crowd.count", {"sensor_id": "gate-2", "count": 950, "capacity": 1000}),
@@ -348,9 +356,12 @@ def test_query_filters_by_time_start_inclusive_end_exclusive(store: Store) -> No
     assert [s.event.id for s in found] == ["e1", "e2"]
     tz = timezone(timedelta(hours=-5))
     assert [
-        s.event.id for s in store.query_events(EventQuery(start=(T0 + timedelta(minutes=4)).astimezone(tz)))
+        s.event.id
+        for s in store.query_events(EventQuery(start=(T0 + timedelta(minutes=4)).astimezone(tz)))
     ] == ["e4"]
-    assert [s.event.id for s in store.query_events(EventQuery(end=T0 + timedelta(minutes=1)))] == ["e0"]
+    assert [s.event.id for s in store.query_events(EventQuery(end=T0 + timedelta(minutes=1)))] == [
+        "e0"
+    ]
 
 
 def test_query_filters_by_bbox_and_never_matches_events_without_a_place(store: Store) -> None:
@@ -652,9 +663,7 @@ def test_the_timeline_keeps_entries_in_order_with_sequence_numbers(store: Store)
 def test_list_incidents_is_newest_first_and_filters(store: Store) -> None:
     incidents = [
         make_incident("a", updated=T0 + timedelta(minutes=1), where=(4.90, 52.37)),
-        make_incident(
-            "b", updated=T0 + timedelta(minutes=3), type_="noise", where=(5.20, 52.37)
-        ),
+        make_incident("b", updated=T0 + timedelta(minutes=3), type_="noise", where=(5.20, 52.37)),
         make_incident("c", updated=T0 + timedelta(minutes=2), where=None),
         make_incident(
             "d",

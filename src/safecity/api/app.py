@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from prometheus_client import Histogram
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -82,7 +83,8 @@ def create_app(
             for hook in on_stop:
                 await hook()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets shipped in the package: control rooms are often offline.
+    app = FastAPIOffline(
         title="safecity API",
         version=__version__,
         description=DESCRIPTION,

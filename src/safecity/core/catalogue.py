@@ -66,8 +66,11 @@ _COMPATIBLE_PAIRS = [
 #: pressed next to a fight is one incident, not two. Symmetric; every type is compatible with
 #: itself.
 COMPATIBLE: dict[str, frozenset[str]] = {
-    kind: frozenset({kind} | {b for a, b in _COMPATIBLE_PAIRS if a == kind}
-                    | {a for a, b in _COMPATIBLE_PAIRS if b == kind})
+    kind: frozenset(
+        {kind}
+        | {b for a, b in _COMPATIBLE_PAIRS if a == kind}
+        | {a for a, b in _COMPATIBLE_PAIRS if b == kind}
+    )
     for kind in BASE_PRIORITY
 }
 

@@ -170,8 +170,13 @@ class BusMessage:
     __slots__ = ("_data", "_encode", "headers", "local", "subject")
 
     def __init__(
-        self, subject: str, data: bytes | None = None, headers: Mapping[str, str] | None = None,
-        *, local: object | None = None, encode: Callable[[], bytes] | None = None,
+        self,
+        subject: str,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        local: object | None = None,
+        encode: Callable[[], bytes] | None = None,
     ) -> None:
         if data is None and encode is None:
             raise ValueError("a bus message needs data or an encoder")

@@ -181,10 +181,12 @@ class IngestService:
         raw_whole: bytes | None = None,
         content_type: str | None = None,
         where_single: bool = False,
+        labels: Sequence[str] | None = None,
     ) -> BatchResult:
         """Validate decoded items; store the valid ones; dead-letter the rest.
 
-        With ``atomic`` any invalid item refuses the whole batch (nothing stored).
+        With ``atomic`` any invalid item refuses the whole batch (nothing stored). ``labels``
+        names each item in error fields (default ``events[i]``; a file uses ``line n``).
         """
         require(principal, Permission.EVENTS_INGEST)
         now = self._clock.now()
@@ -192,7 +194,7 @@ class IngestService:
         valid: list[tuple[int, Event]] = []
         invalid: list[tuple[int, list[FieldError]]] = []
         for index, item in enumerate(items):
-            where = "" if where_single else f"events[{index}]"
+            where = "" if where_single else labels[index] if labels else f"events[{index}]"
             try:
                 event = parse_event(item, where=where)
             except InvalidInput as exc:

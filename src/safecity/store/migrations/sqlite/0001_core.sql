@@ -1,8 +1,10 @@
 -- SQLite part of version 1: tables whose keys or byte columns differ by dialect, and the
 -- audit log's guards. It runs before the shared part, which may refer to these tables.
 
+-- The store assigns event sequence numbers itself (max + 1, inside the write transaction);
+-- AUTOINCREMENT would only add a sqlite_sequence update to every insert on the hottest path.
 CREATE TABLE events (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq            INTEGER PRIMARY KEY,
     source         TEXT NOT NULL,
     id             TEXT NOT NULL,
     type           TEXT NOT NULL,
