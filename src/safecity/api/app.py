@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from safecity import __version__
 from safecity.api import problems
 from safecity.api.deps import ApiServices
-from safecity.api.routes import events, incidents, sensors, stream, system
+from safecity.api.routes import admin, events, incidents, sensors, stream, system
 from safecity.api.routes.stream import LiveHub
 
 DESCRIPTION = """\
@@ -113,6 +113,6 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit=svc.max_body_bytes)
     problems.install(app)
-    for module in (system, events, incidents, sensors, stream):
+    for module in (system, events, incidents, sensors, stream, admin):
         app.include_router(module.router)
     return app

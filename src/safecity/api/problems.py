@@ -71,6 +71,16 @@ def install(app: FastAPI) -> None:
             FieldError(".".join(str(p) for p in e["loc"]), str(e["msg"])) for e in exc.errors()
         ]
         first = errors[0] if errors else FieldError("request", "invalid")
+        letter = None
+        raw = await request.body()
+        if raw:
+            # A refused body is kept like any refused input, whatever the endpoint.
+            letter = await request.app.state.services.ingest.dead_letter_raw(
+                raw,
+                channel=f"http {request.method} {request.url.path}",
+                content_type=request.headers.get("content-type"),
+                errors=errors,
+            )
         return problem(
             422,
             "Invalid request",
@@ -78,6 +88,7 @@ def install(app: FastAPI) -> None:
             slug="invalid-input",
             instance=request.url.path,
             errors=errors,
+            dead_letter_id=letter,
         )
 
     @app.exception_handler(NotFound)

@@ -101,6 +101,24 @@ class AuditLog:
             self._last = digest
             return final
 
+    def records(
+        self,
+        *,
+        actor: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        after_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Records in order; callers check the permission to read the trail first."""
+        return self._store.list_audit(
+            actor=actor,
+            object_type=object_type,
+            object_id=object_id,
+            after_seq=after_seq,
+            limit=limit,
+        )
+
 
 def verify_chain(records: Sequence[AuditRecord], prev_hash: str = "") -> int | None:
     """The sequence number of the first record that does not chain, or None when intact."""

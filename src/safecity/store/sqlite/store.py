@@ -177,8 +177,8 @@ class SqliteStore:
             return []
         received_us = to_micros(received_at)
         keys = [(event.source, event.id) for event in events]
-        # Rows are built before taking the write lock, so one thread's serialisation overlaps
-        # another's write. ``first`` keeps the first occurrence of each key, in input order.
+        # Rows are built before taking the write lock, which then covers only database work.
+        # ``first`` keeps each key's first occurrence, in input order.
         first: dict[tuple[str, str], int] = {}
         rows: list[Row] = []
         for index, key in enumerate(keys):
@@ -186,16 +186,26 @@ class SqliteStore:
                 first[key] = index
                 rows.append(_event_row(events[index], received_us))
         with self._writing() as conn:
-            stored = _existing_event_seqs(conn, list(first))
-            seqs = dict(stored)
-            next_seq = _next_event_seq(conn)
-            batch: list[Row] = []
-            for key, row in zip(first, rows, strict=True):
-                if key not in stored:
-                    seqs[key] = next_seq
-                    batch.append((next_seq, *row))
-                    next_seq += 1
-            conn.executemany(_EVENT_INSERT, batch)
+            start = _next_event_seq(conn)
+            stored: dict[tuple[str, str], int] = {}
+            conn.execute("SAVEPOINT append_events")
+            try:
+                # Nearly every batch is all new, so insert optimistically and look up what was
+                # stored before only when the unique key refuses a row.
+                conn.executemany(_EVENT_INSERT, [(start + i, *row) for i, row in enumerate(rows)])
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK TO append_events")
+                stored = _existing_event_seqs(conn, list(first))
+                if not stored:
+                    raise
+                fresh = (row for key, row in zip(first, rows, strict=True) if key not in stored)
+                conn.executemany(_EVENT_INSERT, [(start + i, *row) for i, row in enumerate(fresh)])
+            conn.execute("RELEASE append_events")
+        seqs = dict(stored)
+        for key in first:
+            if key not in stored:
+                seqs[key] = start
+                start += 1
         return [
             AppendResult(seqs[key], key in stored or first[key] != index)
             for index, key in enumerate(keys)
