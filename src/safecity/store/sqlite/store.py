@@ -52,7 +52,8 @@ _EVENT_SELECT = (
 _EVENT_INSERT = (
     "INSERT INTO events (seq, source, id, type, time_us, subject, dataschema, lon, lat, alt_m, "
     "accuracy_m, severity, confidence, correlation_id, causation_id, actor, data_json, "
-    "received_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "received_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (source, id) DO NOTHING"
 )
 
 _INCIDENT_COLUMNS = (
@@ -187,25 +188,17 @@ class SqliteStore:
                 rows.append(_event_row(events[index], received_us))
         with self._writing() as conn:
             start = _next_event_seq(conn)
+            inserted = conn.executemany(
+                _EVENT_INSERT, [(start + i, *row) for i, row in enumerate(rows)]
+            ).rowcount
             stored: dict[tuple[str, str], int] = {}
-            conn.execute("SAVEPOINT append_events")
-            try:
-                # Nearly every batch is all new, so insert optimistically and look up what was
-                # stored before only when the unique key refuses a row.
-                conn.executemany(_EVENT_INSERT, [(start + i, *row) for i, row in enumerate(rows)])
-            except sqlite3.IntegrityError:
-                conn.execute("ROLLBACK TO append_events")
-                stored = _existing_event_seqs(conn, list(first))
-                if not stored:
-                    raise
-                fresh = (row for key, row in zip(first, rows, strict=True) if key not in stored)
-                conn.executemany(_EVENT_INSERT, [(start + i, *row) for i, row in enumerate(fresh)])
-            conn.execute("RELEASE append_events")
-        seqs = dict(stored)
-        for key in first:
-            if key not in stored:
-                seqs[key] = start
-                start += 1
+            if inserted != len(rows):
+                # Nearly every batch is all new, so the stored sequence numbers are looked up
+                # only when the unique key skipped a row. A skipped row leaves a gap in the
+                # sequence, which stays ascending and unique.
+                found = _existing_event_seqs(conn, list(first))
+                stored = {key: found[key] for i, key in enumerate(first) if found[key] != start + i}
+        seqs = {key: stored.get(key, start + i) for i, key in enumerate(first)}
         return [
             AppendResult(seqs[key], key in stored or first[key] != index)
             for index, key in enumerate(keys)
