@@ -81,6 +81,8 @@ class Runtime:
         await self.correlation.start()
 
     async def stop(self) -> None:
+        # Let correlation finish what was accepted before the bus goes away.
+        await self.settle(timeout_s=10.0)
         await self.correlation.stop()
         await self.bus.close()
         self.store.close()

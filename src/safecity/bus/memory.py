@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Sequence
 
 from safecity.core.ports import BatchHandler, BusMessage
@@ -22,17 +23,30 @@ class _MemorySubscription:
         self._handler = handler
         self._max_batch = max_batch
         self._max_deliver = max_deliver
-        self.queue: asyncio.Queue[BusMessage] = asyncio.Queue()
+        # Pending chunks (one per publish call), not single messages: per-message queue
+        # operations cost more than the handlers at tens of thousands of messages a second.
+        self._chunks: deque[list[BusMessage]] = deque()
+        self._ready = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"bus:{pattern}")
 
+    def offer(self, messages: list[BusMessage]) -> None:
+        size = self._max_batch
+        for start in range(0, len(messages), size):
+            self._chunks.append(messages[start : start + size])
+        self._ready.set()
+
     async def _run(self) -> None:
+        chunks = self._chunks
         while True:
-            batch = [await self.queue.get()]
-            while len(batch) < self._max_batch and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
+            while not chunks:
+                self._ready.clear()
+                await self._ready.wait()
+            batch = chunks.popleft()
+            if chunks and len(batch) + len(chunks[0]) <= self._max_batch:
+                batch = list(batch)
+                while chunks and len(batch) + len(chunks[0]) <= self._max_batch:
+                    batch.extend(chunks.popleft())
             await self._deliver(batch)
-            for _ in batch:
-                self.queue.task_done()
 
     async def _deliver(self, batch: list[BusMessage]) -> None:
         for attempt in range(1, self._max_deliver + 1):
@@ -85,10 +99,16 @@ class MemoryBus:
             await sub.stop()
 
     async def publish(self, messages: Sequence[BusMessage]) -> None:
-        routes = [self._route(message.subject) for message in messages]
-        for message, subs in zip(messages, routes, strict=True):
-            for sub in subs:
-                sub.queue.put_nowait(message)
+        per_sub: dict[_MemorySubscription, list[BusMessage]] = {}
+        for message in messages:
+            for sub in self._route(message.subject):
+                chunk = per_sub.get(sub)
+                if chunk is None:
+                    per_sub[sub] = [message]
+                else:
+                    chunk.append(message)
+        for sub, chunk in per_sub.items():
+            sub.offer(chunk)
 
     def _route(self, subject: str) -> list[_MemorySubscription]:
         # Subjects repeat (one per event type), so matching is done once per subject.
@@ -121,8 +141,3 @@ class MemoryBus:
         if sub in self._subs:
             self._subs.remove(sub)
             self._routes.clear()
-
-    async def drain(self) -> None:
-        """Wait until every queued message has been handled (tests, benchmarks, shutdown)."""
-        for sub in list(self._subs):
-            await sub.queue.join()
