@@ -50,6 +50,7 @@ def dialect(backend: Backend) -> str:
     return backend.dialect
 
 
+# Its own clock, so the suite needs nothing from the application-level fixtures above it.
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)

@@ -205,6 +205,45 @@ def test_an_unknown_dialect_has_no_migrations() -> None:
         migrations("oracle")
 
 
+def write_migrations(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_a_version_is_its_dialect_part_then_its_shared_part(tmp_path: Path) -> None:
+    root = write_migrations(
+        tmp_path,
+        {
+            "0001_core.sql": "-- shared 1",
+            "lite/0001_core.sql": "-- lite 1",
+            "0002_more.sql": "-- shared 2",
+            "lite/0003_triggers.sql": "-- lite 3",
+            "other/0001_core.sql": "-- other 1",
+        },
+    )
+    found = migrations("lite", root=root)
+    assert [(m.version, m.name) for m in found] == [(1, "core"), (2, "more"), (3, "triggers")]
+    assert found[0].sql.index("lite 1") < found[0].sql.index("shared 1")
+    assert "other" not in "".join(m.sql for m in found)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"lite/.keep": "", "0001_a.sql": "", "0003_c.sql": ""}, "without gaps"),
+        ({"lite/0001_a.sql": "", "lite/0001_b.sql": ""}, "two migrations numbered 1"),
+        ({"lite/1_a.sql": ""}, "not named NNNN_name.sql"),
+    ],
+)
+def test_badly_numbered_migrations_are_refused(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        migrations("lite", root=write_migrations(tmp_path, files))
+
+
 # --- events -------------------------------------------------------------------------------------
 
 

@@ -26,15 +26,15 @@ class Migration:
     sql: str
 
 
-def migrations(dialect: str) -> list[Migration]:
+def migrations(dialect: str, *, root: Traversable | None = None) -> list[Migration]:
     """Every migration for ``dialect``, oldest first.
 
     Version ``N`` is ``<dialect>/NNNN_*.sql`` followed by the shared ``NNNN_*.sql``: the dialect
     part creates the tables whose key or byte types differ, so the shared part can index them and
     point foreign keys at them. Either part may be absent for a version, but versions must run
-    1, 2, 3... without gaps.
+    1, 2, 3... without gaps. ``root`` replaces this package's folder (for tests).
     """
-    root = files(__name__)
+    root = files(__name__) if root is None else root
     folder = root / dialect
     if not re.fullmatch(r"[a-z0-9_]+", dialect) or not folder.is_dir():
         raise ValueError(f"no migrations for dialect {dialect!r}")
