@@ -1021,3 +1021,24 @@ def test_close_is_idempotent(open_store: Callable[[], Store]) -> None:
     store.migrate()
     store.close()
     store.close()
+
+
+# --- processor checkpoints -------------------------------------------------------------------
+
+
+def test_a_checkpoint_starts_at_zero_and_only_moves_forward(store: Store) -> None:
+    assert store.get_checkpoint("correlation") == 0
+    store.save_incidents([], checkpoint=("correlation", 120))
+    assert store.get_checkpoint("correlation") == 120
+    store.save_incidents([], checkpoint=("correlation", 80))
+    assert store.get_checkpoint("correlation") == 120
+    assert store.get_checkpoint("other") == 0
+
+
+def test_a_checkpoint_commits_with_the_writes_or_not_at_all(store: Store) -> None:
+    store.save_incidents([new_write(make_incident("inc-1"))], checkpoint=("correlation", 5))
+    with pytest.raises(Conflict):
+        store.save_incidents(
+            [new_write(make_incident("inc-1", title="again"))], checkpoint=("correlation", 9)
+        )
+    assert store.get_checkpoint("correlation") == 5

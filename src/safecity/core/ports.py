@@ -54,9 +54,18 @@ class DeadLetterRepository(Protocol):
 
 
 class IncidentRepository(Protocol):
-    def save_incidents(self, writes: Sequence[IncidentWrite]) -> None:
-        """Apply all writes atomically. Raises ``Conflict`` if an expected version is stale or a
-        new incident's id exists; then nothing is written."""
+    def save_incidents(
+        self, writes: Sequence[IncidentWrite], *, checkpoint: tuple[str, int] | None = None
+    ) -> None:
+        """Apply all writes atomically. Raises ``Conflict`` if an expected version is stale, a
+        new incident's id exists or an event is already linked to another incident; then
+        nothing is written. An update must raise the version. ``checkpoint`` (processor name,
+        event seq) is recorded in the same transaction, never moving backwards, even when
+        there are no writes."""
+        ...
+
+    def get_checkpoint(self, name: str) -> int:
+        """The event seq up to which processor ``name`` has committed its work (0: none)."""
         ...
 
     def get_incident(self, incident_id: str) -> Incident | None: ...

@@ -88,6 +88,7 @@ class IngestService:
         self.accepted = 0
         self.duplicates = 0
         self.rejected = 0
+        self._order = asyncio.Lock()
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -268,16 +269,23 @@ class IngestService:
         principal: Principal,
         channel: str,
     ) -> list[tuple[int, bool]]:
-        received = self._clock.now()
-        results = await asyncio.to_thread(self._store.append_events, events, received)
-        fresh = [
-            StoredEvent(seq=r.seq, received_at=received, event=e)
-            for e, r in zip(events, results, strict=True)
-            if not r.duplicate
-        ]
-        dupes = len(events) - len(fresh)
-        self.accepted += len(fresh)
-        self.duplicates += dupes
+        # Publish order must equal commit (seq) order, so a subscriber's checkpoint "all events
+        # up to seq N are done" holds; the store serialises appends anyway.
+        async with self._order:
+            received = self._clock.now()
+            results = await asyncio.to_thread(self._store.append_events, events, received)
+            fresh = [
+                StoredEvent(seq=r.seq, received_at=received, event=e)
+                for e, r in zip(events, results, strict=True)
+                if not r.duplicate
+            ]
+            dupes = len(events) - len(fresh)
+            self.accepted += len(fresh)
+            self.duplicates += dupes
+            if fresh:
+                # Published only after the commit: a subscriber never sees an event the store
+                # lost.
+                await self._bus.publish(event_messages(fresh))
         await asyncio.to_thread(
             self._audit.record,
             principal,
@@ -292,9 +300,6 @@ class IngestService:
                 "last_seq": fresh[-1].seq if fresh else None,
             },
         )
-        if fresh:
-            # Published only after the commit: a subscriber never sees an event the store lost.
-            await self._bus.publish(event_messages(fresh))
         return [(r.seq, r.duplicate) for r in results]
 
     async def _dead_letter(

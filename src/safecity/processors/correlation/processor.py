@@ -14,12 +14,16 @@ from safecity.core.errors import Conflict
 from safecity.core.events import Event, parse_event
 from safecity.core.incidents import Incident, IncidentWrite
 from safecity.core.messages import decode_incident_change, incident_change_messages
-from safecity.core.ports import BusMessage, EventBus, IncidentRepository, Subscription
+from safecity.core.ports import BusMessage, EventBus, Store, Subscription
+from safecity.core.records import EventQuery
 from safecity.processors.correlation.engine import CorrelationPlan, Correlator
 
 log = logging.getLogger(__name__)
 
 _MAX_REPLANS = 5
+#: The processor's name in the store's checkpoint table.
+CHECKPOINT = "correlation"
+_REPLAY_PAGE = 2000
 
 
 class _Hooks(Protocol):
@@ -33,7 +37,7 @@ class CorrelationProcessor:
 
     def __init__(
         self,
-        store: IncidentRepository,
+        store: Store,
         bus: EventBus,
         correlator: Correlator,
         clock: Clock,
@@ -48,11 +52,13 @@ class CorrelationProcessor:
         self._subs: list[Subscription] = []
         self.events_seen = 0
         self.batches = 0
+        self.replayed = 0
 
     async def start(self) -> None:
         since = self._clock.now() - self._engine.config.max_window
         open_incidents = await asyncio.to_thread(self._store.open_incidents_since, since)
         self._engine.warm(open_incidents)
+        self.replayed = await asyncio.to_thread(self._replay)
         self._subs.append(
             await self._bus.subscribe(
                 "events.>",
@@ -75,9 +81,25 @@ class CorrelationProcessor:
             await sub.stop()
         self._subs.clear()
 
+    def _replay(self) -> int:
+        """Correlate what was accepted after the last checkpoint but never correlated (the
+        process stopped first). Events already in an incident are skipped, so this is safe to
+        repeat."""
+        after = self._store.get_checkpoint(CHECKPOINT)
+        replayed = 0
+        while True:
+            page = self._store.query_events(EventQuery(after_seq=after, limit=_REPLAY_PAGE))
+            if not page:
+                return replayed
+            fresh = [stored.event for stored in page if stored.incident_id is None]
+            self._apply(fresh, page[-1].seq)
+            replayed += len(fresh)
+            after = page[-1].seq
+
     async def _on_events(self, batch: Sequence[BusMessage]) -> None:
         events = [_event_of(m) for m in batch]
-        plan = await asyncio.to_thread(self._apply, events)
+        last_seq = max(int(m.headers.get("seq", "0")) for m in batch)
+        plan = await asyncio.to_thread(self._apply, events, last_seq)
         self.events_seen += len(events)
         self.batches += 1
         if plan.writes:
@@ -91,11 +113,13 @@ class CorrelationProcessor:
         if self._on_batch is not None:
             self._on_batch(len(events), plan)
 
-    def _apply(self, events: list[Event]) -> CorrelationPlan:
+    def _apply(self, events: list[Event], last_seq: int) -> CorrelationPlan:
         for _attempt in range(_MAX_REPLANS):
             plan = self._engine.plan(events)
             try:
-                self._store.save_incidents(plan.writes)
+                # The checkpoint commits with the writes: after a crash, replay starts exactly
+                # after the last batch whose incidents were stored.
+                self._store.save_incidents(plan.writes, checkpoint=(CHECKPOINT, last_seq))
             except Conflict:
                 # Someone changed one of these incidents since we last heard; learn the
                 # current versions and plan again.

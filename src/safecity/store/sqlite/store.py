@@ -60,6 +60,14 @@ _EVENT_INSERT = (
     "ON CONFLICT (source, id) DO NOTHING"
 )
 
+# Portable (SQLite and PostgreSQL): a checkpoint only moves forward.
+_CHECKPOINT_UPSERT = (
+    "INSERT INTO processor_checkpoints (name, seq, updated_us) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET "
+    "seq = CASE WHEN excluded.seq > processor_checkpoints.seq "
+    "THEN excluded.seq ELSE processor_checkpoints.seq END, updated_us = excluded.updated_us"
+)
+
 _INCIDENT_COLUMNS = (
     "id, type, title, priority, status, lon, lat, alt_m, accuracy_m, opened_us, updated_us, "
     "first_event_us, last_event_us, closed_us, closure_reason, event_count, agency_id, "
@@ -300,13 +308,24 @@ class SqliteStore:
 
     # --- incidents ----------------------------------------------------------------------------
 
-    def save_incidents(self, writes: Sequence[IncidentWrite]) -> None:
-        if not writes:
+    def save_incidents(
+        self, writes: Sequence[IncidentWrite], *, checkpoint: tuple[str, int] | None = None
+    ) -> None:
+        if not writes and checkpoint is None:
             return
-        linked_us = to_micros(self._clock.now())
+        now_us = to_micros(self._clock.now())
         with self._writing() as conn:
             for write in writes:
-                _save_incident(conn, write, linked_us)
+                _save_incident(conn, write, now_us)
+            if checkpoint is not None:
+                conn.execute(_CHECKPOINT_UPSERT, (*checkpoint, now_us))
+
+    def get_checkpoint(self, name: str) -> int:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT seq FROM processor_checkpoints WHERE name = ?", (name,)
+            ).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def get_incident(self, incident_id: str) -> Incident | None:
         with self._reading() as conn:
