@@ -64,3 +64,22 @@ def metres_east(metres: float) -> float:
 
 def later(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
+
+
+def sensor_record(**overrides: Any) -> dict[str, Any]:
+    """A register entry as an integrator would send it."""
+    record: dict[str, Any] = {
+        "id": "cam-kamppi-1",
+        "kind": "camera",
+        "name": "Kamppi square camera",
+        "owner_agency": "helsinki-police",
+        "location": {"lon": 24.9316, "lat": 60.1692},
+        "measures": ["video_analytics"],
+        "purpose": "Public-order incidents on the square",
+        "legal_basis": "Police Act 872/2011 (demo assumption)",
+        "personal_data": True,
+        "retention_days": 7,
+        "public": True,
+    }
+    record.update(overrides)
+    return record

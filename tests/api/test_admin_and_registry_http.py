@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
+from factories import sensor_record
 from safecity.core.identity import Role
 from safecity.runtime import Runtime
 from support import Api
 
-SENSOR = {
-    "id": "cam-kamppi-1",
-    "kind": "camera",
-    "name": "Kamppi square camera",
-    "owner_agency": "helsinki-police",
-    "location": {"lon": 24.9316, "lat": 60.1692},
-    "measures": ["video_analytics"],
-    "purpose": "Public-order incidents on the square",
-    "legal_basis": "Police Act 872/2011 (demo assumption)",
-    "personal_data": True,
-    "retention_days": 7,
-    "public": True,
-}
+SENSOR = sensor_record()
 
 
 def test_admin_onboards_an_agency_user_and_token(api: Api) -> None:

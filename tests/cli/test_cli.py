@@ -9,7 +9,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from factories import raw_event
+from factories import raw_event, sensor_record
 from safecity.cli import app
 
 runner = CliRunner()
@@ -70,19 +70,17 @@ def test_sensor_register_add_list_remove(db: str, tmp_path: Path) -> None:
     invoke(
         "admin", "add-agency", "hki-city", "City of Helsinki", "--kind", "municipality", "--db", db
     )
-    sensor = {
-        "id": "noise-kamppi-1",
-        "kind": "noise",
-        "name": "Kamppi noise meter",
-        "owner_agency": "hki-city",
-        "location": {"lon": 24.93, "lat": 60.17},
-        "measures": ["sound_level"],
-        "purpose": "Night-time noise complaints",
-        "legal_basis": "Environmental Protection Act",
-        "personal_data": False,
-        "retention_days": 30,
-        "public": True,
-    }
+    sensor = sensor_record(
+        id="noise-kamppi-1",
+        kind="noise",
+        name="Kamppi noise meter",
+        owner_agency="hki-city",
+        measures=["sound_level"],
+        purpose="Night-time noise complaints",
+        legal_basis="Environmental Protection Act",
+        personal_data=False,
+        retention_days=30,
+    )
     path = tmp_path / "sensors.json"
     path.write_bytes(orjson.dumps([sensor]))
     assert invoke("sensors", "add", str(path), "--db", db)[0] == 0
