@@ -172,35 +172,38 @@ def _bodies(events: int, batch: int, run: str) -> list[bytes]:
 @contextmanager
 def server(db: Path, port: int) -> Iterator[str]:
     """A real ``safecity serve`` in its own process (its own core), on loopback."""
-    env = {**os.environ, "SAFECITY_STORE__PATH": str(db)}
-    proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "safecity", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        import httpx2
+    import httpx2
 
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx2.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"server did not start: {err[-2000:]}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
+    env = {**os.environ, "SAFECITY_STORE__PATH": str(db)}
+    base = f"http://127.0.0.1:{port}"
+    # A file, not a pipe: a pipe nobody reads could fill and stall the server.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            [sys.executable, "-m", "safecity", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx2.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"server did not start: {log.read().decode()[-2000:]}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 async def _correlated(client: Any, base: str) -> int:

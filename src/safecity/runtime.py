@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from safecity.core.clock import Clock, SystemClock
+from safecity.core.identity import Purpose
 from safecity.core.ports import EventBus, Store
 from safecity.governance.audit import AuditLog
 from safecity.governance.identity import IdentityService
@@ -21,7 +22,7 @@ from safecity.processors.correlation import (
     CorrelationRule,
     Correlator,
 )
-from safecity.processors.correlation.engine import DEFAULT_RULES
+from safecity.processors.correlation.engine import DEFAULT_RULES, CorrelationPlan
 from safecity.settings import Settings
 
 if TYPE_CHECKING:
@@ -124,6 +125,29 @@ class Runtime:
         )
 
 
+def _audit_correlation(audit: AuditLog, correlator: Correlator) -> Any:
+    """Incidents the platform opens or changes by itself are audited like a person's changes."""
+
+    def record(events: int, plan: CorrelationPlan) -> None:
+        audit.append(
+            actor=correlator.config.actor,
+            agency_id=None,
+            purpose=Purpose.INCIDENT_RESPONSE.value,
+            action="incidents.correlate",
+            object_type="incident",
+            object_id=None,
+            details={
+                "events": events,
+                "opened": plan.opened[:100],
+                "updated": [w.incident.id for w in plan.writes if w.expected_version is not None][
+                    :100
+                ],
+            },
+        )
+
+    return record
+
+
 def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None) -> Runtime:
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -149,5 +173,7 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         events=EventQueries(store, audit),
         incidents=IncidentService(store, bus, clock, audit),
         sensors=SensorRegistry(store, audit),
-        correlation=CorrelationProcessor(store, bus, correlator, clock),
+        correlation=CorrelationProcessor(
+            store, bus, correlator, clock, on_batch=_audit_correlation(audit, correlator)
+        ),
     )

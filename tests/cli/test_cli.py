@@ -127,3 +127,12 @@ def _recent() -> object:
     from datetime import UTC, datetime, timedelta
 
     return datetime.now(UTC) - timedelta(minutes=1)
+
+
+def test_bench_prints_throughput_and_ratio() -> None:
+    code, out = invoke("bench", "--events", "2000", "--batch", "500", "--json")
+    assert code == 0, out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["library_events_per_s"] > 0
+    assert result["http_events_per_s"] > 0
+    assert 0 < result["http_to_library_ratio"] < 10

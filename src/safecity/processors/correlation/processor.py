@@ -27,6 +27,8 @@ _REPLAY_PAGE = 2000
 
 
 class _Hooks(Protocol):
+    """Called (in a worker thread) after a batch's incident changes are stored, e.g. to audit."""
+
     def __call__(self, events: int, plan: CorrelationPlan) -> None: ...
 
 
@@ -110,8 +112,6 @@ class CorrelationProcessor:
                     actor=self._engine.config.actor,
                 )
             )
-        if self._on_batch is not None:
-            self._on_batch(len(events), plan)
 
     def _apply(self, events: list[Event], last_seq: int) -> CorrelationPlan:
         for _attempt in range(_MAX_REPLANS):
@@ -126,6 +126,8 @@ class CorrelationProcessor:
                 self._refresh(plan.writes)
                 continue
             self._engine.commit(plan)
+            if plan.writes and self._on_batch is not None:
+                self._on_batch(len(events), plan)
             return plan
         raise Conflict("correlation could not settle after repeated concurrent changes")
 
