@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from safecity.core.identity import Role
 from safecity.runtime import Runtime
+
+#: The shared interoperability test vectors (`../shared` beside the clone, in CI too).
+INTEROP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "interop"
 
 
 @dataclass

@@ -32,7 +32,12 @@ app = typer.Typer(
 admin_app = typer.Typer(help="Agencies, users and API tokens.", no_args_is_help=True)
 sensors_app = typer.Typer(help="The sensor and device register.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+adapters_app = typer.Typer(
+    help="Inbound and outbound adapters for open standards and legacy formats.",
+    no_args_is_help=True,
+)
 app.add_typer(sensors_app, name="sensors")
+app.add_typer(adapters_app, name="adapters")
 
 console = Console()
 err = Console(stderr=True)
@@ -514,3 +519,104 @@ def bench(
     for key, value in result.items():
         table.add_row(key, f"{value:,.1f}" if isinstance(value, float) else str(value))
     console.print(table)
+
+
+@adapters_app.command("list")
+def adapters_list(json_out: JsonOption = False) -> None:
+    """The adapters this installation has, with the standards they speak."""
+    from safecity.adapters import registry
+
+    manifests = [registry.manifest(n) for n in registry.names()]
+    if json_out:
+        sys.stdout.write(
+            json.dumps(
+                [
+                    {
+                        "name": m.name,
+                        "title": m.title,
+                        "standards": list(m.standards),
+                        "directions": sorted(m.directions),
+                    }
+                    for m in manifests
+                ]
+            )
+            + "\n"
+        )
+        return
+    table = Table(title=f"{len(manifests)} adapter(s)")
+    for col in ("name", "title", "directions", "standards"):
+        table.add_column(col)
+    for m in manifests:
+        table.add_row(m.name, m.title, ", ".join(sorted(m.directions)), ", ".join(m.standards))
+    console.print(table)
+
+
+@adapters_app.command("parse")
+def adapters_parse(
+    files: Annotated[
+        list[Path],
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="Sample documents to map"),
+    ],
+    standard: Annotated[
+        str, typer.Option("--standard", "-s", help="Adapter name, see `safecity adapters list`")
+    ],
+    content_type: Annotated[str | None, typer.Option(help="Content type, if it matters")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Map sample files with an adapter and show the events, or exactly why each was refused.
+    Nothing is stored; nothing is fetched. Exits 1 when any file or part of one was refused."""
+    from datetime import UTC, datetime
+
+    from safecity.adapters import registry
+    from safecity.adapters.base import MappingContext
+    from safecity.ingest.adapters import map_input
+
+    if standard not in registry.names():
+        _fail(f"no adapter named {standard!r}; known: {', '.join(registry.names())}")
+    reports: list[dict[str, Any]] = []
+    for path in files:
+        context = MappingContext(
+            received_at=datetime.now(UTC), content_type=content_type, origin=path.name
+        )
+        report: dict[str, Any] = {"file": str(path)}
+        try:
+            mapped = map_input(standard, path.read_bytes(), context)
+        except DomainError as exc:
+            errors = getattr(exc, "errors", [])
+            report["rejected"] = [e.as_dict() for e in errors] or [
+                {"field": "body", "reason": str(exc)}
+            ]
+        else:
+            report["events"] = [e.to_json_dict() for e in mapped.events]
+            report["rejected_parts"] = [
+                {"where": r.where, "errors": [e.as_dict() for e in r.errors]}
+                for r in mapped.rejections
+            ]
+            report["enclosed"] = [{"adapter": e.adapter, "where": e.where} for e in mapped.enclosed]
+            report["notes"] = mapped.notes
+        reports.append(report)
+    failed = any(r.get("rejected") or r.get("rejected_parts") for r in reports)
+    if json_out:
+        sys.stdout.write(json.dumps(reports, indent=2, ensure_ascii=False) + "\n")
+    else:
+        for r in reports:
+            if "rejected" in r:
+                reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in r["rejected"])
+                console.print(f"[red]refused[/] {r['file']}: {reasons}", soft_wrap=True)
+                continue
+            console.print(f"[green]{len(r['events'])} event(s)[/] from {r['file']}", soft_wrap=True)
+            for e in r["events"]:
+                loc = e.get("location")
+                where = f" at {loc['lat']:.5f},{loc['lon']:.5f}" if loc else ""
+                console.print(
+                    f"  {e['type']} {e['time']}{where}  {e['source']} {e['id']}", soft_wrap=True
+                )
+            for part in r["rejected_parts"]:
+                reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in part["errors"])
+                console.print(f"  [red]refused part[/] {part['where']}: {reasons}", soft_wrap=True)
+            for enclosed in r["enclosed"]:
+                console.print(f"  encloses {enclosed['adapter']} content at {enclosed['where']}")
+            for note in r["notes"]:
+                console.print(f"  note: {note}", soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)

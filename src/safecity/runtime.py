@@ -14,6 +14,7 @@ from safecity.governance.audit import AuditLog
 from safecity.governance.identity import IdentityService
 from safecity.governance.registry import SensorRegistry
 from safecity.incidents.service import IncidentService
+from safecity.ingest.adapters import AdapterIntake
 from safecity.ingest.queries import EventQueries
 from safecity.ingest.service import IngestLimits, IngestService
 from safecity.processors.correlation import (
@@ -76,6 +77,7 @@ class Runtime:
     incidents: IncidentService
     sensors: SensorRegistry
     correlation: CorrelationProcessor
+    adapters: AdapterIntake
 
     async def start(self) -> None:
         await self.bus.start()
@@ -114,6 +116,7 @@ class Runtime:
                 incidents=self.incidents,
                 sensors=self.sensors,
                 audit=self.audit,
+                adapters=self.adapters,
                 max_body_bytes=a.max_body_bytes,
                 max_inflight_ingest=a.max_inflight_ingest,
                 retry_after_s=a.retry_after_s,
@@ -162,6 +165,7 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         IngestLimits(max_future_skew=timedelta(seconds=settings.max_future_skew_s)),
     )
     correlator = Correlator(correlation_config(settings), clock)
+    sensors = SensorRegistry(store, audit)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -172,8 +176,9 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         ingest=ingest,
         events=EventQueries(store, audit),
         incidents=IncidentService(store, bus, clock, audit),
-        sensors=SensorRegistry(store, audit),
+        sensors=sensors,
         correlation=CorrelationProcessor(
             store, bus, correlator, clock, on_batch=_audit_correlation(audit, correlator)
         ),
+        adapters=AdapterIntake(ingest, sensors, clock),
     )

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from safecity import __version__
 from safecity.api import problems
 from safecity.api.deps import ApiServices
-from safecity.api.routes import admin, events, incidents, sensors, stream, system
+from safecity.api.routes import adapters, admin, events, incidents, sensors, stream, system
 from safecity.api.routes.stream import LiveHub
 
 DESCRIPTION = """\
@@ -32,7 +32,7 @@ severity and causation), incidents out, handled together by the agencies of one 
 """
 
 # Ingest routes read their bodies themselves so they can dead-letter the head of an oversize body.
-_SELF_LIMITED = ("/v1/events",)
+_SELF_LIMITED = ("/v1/events", "/v1/adapters/")
 
 
 class BodyLimit:
@@ -113,6 +113,6 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit=svc.max_body_bytes)
     problems.install(app)
-    for module in (system, events, incidents, sensors, stream, admin):
+    for module in (system, events, incidents, sensors, stream, admin, adapters):
         app.include_router(module.router)
     return app

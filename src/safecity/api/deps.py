@@ -17,6 +17,7 @@ from safecity.governance.audit import AuditLog
 from safecity.governance.identity import IdentityService
 from safecity.governance.registry import SensorRegistry
 from safecity.incidents.service import IncidentService
+from safecity.ingest.adapters import AdapterIntake
 from safecity.ingest.queries import EventQueries
 from safecity.ingest.service import IngestService
 
@@ -35,6 +36,7 @@ class ApiServices:
     incidents: IncidentService
     sensors: SensorRegistry
     audit: AuditLog
+    adapters: AdapterIntake
     max_body_bytes: int = 8 * 1024 * 1024
     max_inflight_ingest: int = 64
     retry_after_s: int = 1

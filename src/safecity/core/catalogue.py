@@ -28,6 +28,7 @@ class IncidentType:
     NOISE = "noise"
     INFRASTRUCTURE = "infrastructure"
     WASTE_COLLECTION = "waste_collection"
+    EXTERNAL_ALERT = "external_alert"
 
 
 #: Default priority per incident type: 1 is the most urgent, 5 the least.
@@ -44,6 +45,7 @@ BASE_PRIORITY: dict[str, int] = {
     IncidentType.NOISE: 4,
     IncidentType.INFRASTRUCTURE: 4,
     IncidentType.WASTE_COLLECTION: 5,
+    IncidentType.EXTERNAL_ALERT: 3,
 }
 
 
@@ -286,6 +288,41 @@ def _waste(event: Event) -> Classification | None:
     return None
 
 
+_ALERT_PRIORITY = {p.AlertSeverity.EXTREME: 2, p.AlertSeverity.SEVERE: 3}
+
+
+def _alert(event: Event) -> Classification | None:
+    d = event.data
+    assert isinstance(d, p.AlertIssued)
+    # Only real, current alerts call for attention; tests, exercises and cancellations do not.
+    if d.status is not p.AlertStatus.ACTUAL or d.msg_type not in (
+        p.AlertMessageType.ALERT,
+        p.AlertMessageType.UPDATE,
+    ):
+        return None
+    priority = _ALERT_PRIORITY.get(d.severity)
+    if priority is None:
+        return None
+    return Classification(
+        IncidentType.EXTERNAL_ALERT,
+        priority,
+        True,
+        f"Alert: {d.headline or d.event or d.identifier}"[:200],
+    )
+
+
+def _cad_incident(event: Event) -> Classification:
+    d = event.data
+    assert isinstance(d, p.CadIncident)
+    kind = _CALL_TYPE[d.category]
+    return Classification(
+        kind,
+        _with_severity(BASE_PRIORITY[kind], event),
+        True,
+        f"Shared CAD incident: {d.category.value}",
+    )
+
+
 def _spec(
     type_name: str,
     payload: type[p.EventPayload],
@@ -368,6 +405,25 @@ _SPECS = [
     _spec("waste.fill_level", p.WasteFillLevel, "A waste container's fill level.", _waste),
     _spec("unit.position", p.UnitPosition, "A responder unit's position.", _never),
     _spec("unit.status", p.UnitStatus, "A responder unit's status.", _never),
+    _spec(
+        "alert.issued",
+        p.AlertIssued,
+        "A public alert or warning from an agency (CAP, NGSI-LD Alert).",
+        _alert,
+    ),
+    _spec(
+        "cad.incident",
+        p.CadIncident,
+        "An incident shared by another agency's CAD (NENA EIDO).",
+        _cad_incident,
+        personal_data=True,
+    ),
+    _spec(
+        "sensor.observation",
+        p.SensorObservation,
+        "A generic sensor measurement (OGC SensorThings Observation).",
+        _never,
+    ),
 ]
 
 #: Every event type the platform accepts, by type name.

@@ -296,3 +296,121 @@ class UnitStatus(EventPayload):
     unit_id: DeviceId
     status: UnitState
     incident_id: ShortText | None = None
+
+
+# --- other agencies and systems ----------------------------------------------------------------
+
+
+class AlertStatus(StrEnum):
+    ACTUAL = "actual"
+    EXERCISE = "exercise"
+    SYSTEM = "system"
+    TEST = "test"
+    DRAFT = "draft"
+
+
+class AlertMessageType(StrEnum):
+    ALERT = "alert"
+    UPDATE = "update"
+    CANCEL = "cancel"
+    ACK = "ack"
+    ERROR = "error"
+
+
+class AlertSeverity(StrEnum):
+    EXTREME = "extreme"
+    SEVERE = "severe"
+    MODERATE = "moderate"
+    MINOR = "minor"
+    UNKNOWN = "unknown"
+
+
+class SignatureState(StrEnum):
+    """What is known of an enveloped signature: absent, present but unchecked (no key
+    configured), verified against a configured key, or invalid."""
+
+    NONE = "none"
+    PRESENT = "present"
+    VERIFIED = "verified"
+    INVALID = "invalid"
+
+
+Coordinate = tuple[
+    Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)],
+    Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)],
+]
+
+
+class AlertCircle(EventPayload):
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    radius_km: float = Field(ge=0, le=20_000, allow_inf_nan=False)
+
+
+class AlertArea(EventPayload):
+    """One CAP ``<area>``: polygons as (lat, lon) rings as CAP writes them, circles, geocodes."""
+
+    description: LongText = ""
+    polygons: list[list[Coordinate]] = Field(default_factory=list, max_length=100)
+    circles: list[AlertCircle] = Field(default_factory=list, max_length=100)
+    geocodes: dict[str, list[str]] = Field(default_factory=dict)
+    altitude_ft: float | None = None
+    ceiling_ft: float | None = None
+
+
+class AlertIssued(EventPayload):
+    """A public alert or warning issued by an agency (CAP 1.1/1.2, NGSI-LD Alert...)."""
+
+    identifier: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    sender: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    sent: Timestamp
+    status: AlertStatus
+    msg_type: AlertMessageType
+    scope: ShortText = "public"
+    references: list[Annotated[str, StringConstraints(max_length=1000)]] = Field(
+        default_factory=list, max_length=100
+    )
+    language: ShortText | None = None
+    categories: list[ShortText] = Field(default_factory=list, max_length=20)
+    event: LongText = ""
+    urgency: ShortText = "unknown"
+    severity: AlertSeverity = AlertSeverity.UNKNOWN
+    certainty: ShortText = "unknown"
+    headline: LongText | None = None
+    description: LongText | None = None
+    instruction: LongText | None = None
+    effective: Timestamp | None = None
+    onset: Timestamp | None = None
+    expires: Timestamp | None = None
+    sender_name: LongText | None = None
+    web: LongText | None = Field(default=None, description="Kept as text; never fetched")
+    areas: list[AlertArea] = Field(default_factory=list, max_length=100)
+    signature: SignatureState = SignatureState.NONE
+    format: ShortText = Field(description="Where it came from, e.g. 'cap-1.2', 'ngsi-ld'")
+
+
+class CadIncident(EventPayload):
+    """An incident as another agency's CAD shares it (NENA EIDO and the like)."""
+
+    incident_id: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    agency: ShortText | None = None
+    category: CallCategory = CallCategory.OTHER
+    nature: LongText | None = None
+    status: ShortText | None = None
+    priority_code: ShortText | None = None
+    address: LongText | None = None
+    units: list[ShortText] = Field(default_factory=list, max_length=200)
+    notes: int = Field(default=0, ge=0, description="How many notes; their text is not copied")
+    updated_at: Timestamp | None = None
+    format: ShortText = "eido"
+
+
+class SensorObservation(EventPayload):
+    """A generic measurement (OGC SensorThings Observation and similar) without a closer type."""
+
+    datastream_id: DeviceId
+    observed_property: ShortText
+    result: float | int | bool | Annotated[str, StringConstraints(max_length=2000)] | None
+    unit: ShortText | None = None
+    phenomenon_time: Timestamp | None = None
+    result_quality: ShortText | None = None

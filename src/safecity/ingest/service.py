@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 import orjson
@@ -201,20 +201,9 @@ class IngestService:
             except InvalidInput as exc:
                 invalid.append((index, exc.errors))
                 continue
-            if event.time > horizon:
-                invalid.append(
-                    (
-                        index,
-                        [
-                            FieldError(
-                                f"{where}.time" if where else "time",
-                                f"is {(event.time - now).total_seconds():.0f} s in the future; at "
-                                f"most {self.limits.max_future_skew.total_seconds():.0f} s of "
-                                "clock skew is allowed",
-                            )
-                        ],
-                    )
-                )
+            too_early = self._future(event, where, now, horizon)
+            if too_early is not None:
+                invalid.append((index, [too_early]))
                 continue
             valid.append((index, event))
         if invalid and atomic:
@@ -256,12 +245,62 @@ class IngestService:
         *,
         principal: Principal,
         channel: str,
-    ) -> list[tuple[int, bool]]:
-        """Already-validated events (from an adapter's mapping or the simulator)."""
+        labels: Sequence[str] | None = None,
+    ) -> BatchResult:
+        """Events an adapter's mapping already built. Only the clock check remains; an event
+        refused by it is dead-lettered as its JSON form."""
         require(principal, Permission.EVENTS_INGEST)
-        return await self._persist(list(events), principal, channel)
+        now = self._clock.now()
+        horizon = now + self.limits.max_future_skew
+        results: dict[int, ItemResult] = {}
+        valid: list[tuple[int, Event]] = []
+        for index, event in enumerate(events):
+            where = labels[index] if labels else ""
+            too_early = self._future(event, where, now, horizon)
+            if too_early is None:
+                valid.append((index, event))
+                continue
+            letter = await self._dead_letter(
+                orjson.dumps(event.to_json_dict()),
+                channel,
+                principal,
+                "application/json",
+                [too_early],
+                source=event.source,
+            )
+            self.rejected += 1
+            results[index] = ItemResult(
+                index,
+                "rejected",
+                source=event.source,
+                id=event.id,
+                errors=(too_early,),
+                dead_letter_id=letter,
+            )
+        if valid:
+            stored = await self._persist([e for _, e in valid], principal, channel)
+            for (index, event), (seq, duplicate) in zip(valid, stored, strict=True):
+                results[index] = ItemResult(
+                    index,
+                    "duplicate" if duplicate else "accepted",
+                    seq=seq,
+                    source=event.source,
+                    id=event.id,
+                )
+        return BatchResult([results[i] for i in sorted(results)])
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _future(
+        self, event: Event, where: str, now: datetime, horizon: datetime
+    ) -> FieldError | None:
+        if event.time <= horizon:
+            return None
+        return FieldError(
+            f"{where}.time" if where else "time",
+            f"is {(event.time - now).total_seconds():.0f} s in the future; at most "
+            f"{self.limits.max_future_skew.total_seconds():.0f} s of clock skew is allowed",
+        )
 
     async def _persist(
         self,

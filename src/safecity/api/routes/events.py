@@ -76,7 +76,7 @@ _INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
 _DEAD_LETTER_HEAD = 65_536
 
 
-async def _read_limited(request: Request, svc: Services) -> bytes | Response:
+async def read_limited(request: Request, svc: Services) -> bytes | Response:
     limit = svc.max_body_bytes
     declared = request.headers.get("content-length")
     chunks: list[bytes] = []
@@ -131,7 +131,7 @@ async def _ingest(
         return busy
     svc.inflight_ingest += 1
     try:
-        body = await _read_limited(request, svc)
+        body = await read_limited(request, svc)
         if isinstance(body, Response):
             return body
         result = await svc.ingest.ingest_body(
