@@ -38,6 +38,10 @@ adapters_app = typer.Typer(
 )
 app.add_typer(sensors_app, name="sensors")
 app.add_typer(adapters_app, name="adapters")
+mapping_app = typer.Typer(
+    help="Declarative mappings of legacy JSON/CSV formats (webhook adapter).", no_args_is_help=True
+)
+app.add_typer(mapping_app, name="mapping")
 
 console = Console()
 err = Console(stderr=True)
@@ -92,6 +96,15 @@ def _run(coro: Any) -> Any:
 @app.command()
 def serve(
     db: DbOption = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            exists=True,
+            dir_okay=False,
+            help="Settings file (TOML or JSON), e.g. with [[adapters]] tables",
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
 ) -> None:
@@ -100,7 +113,13 @@ def serve(
 
     from safecity.tuning import tune_gc_for_throughput
 
-    runtime = build_runtime(_settings(db))
+    settings = Settings.from_file(config) if config is not None else Settings()
+    if db is not None:
+        settings.store.path = db
+    try:
+        runtime = build_runtime(settings)
+    except DomainError as exc:
+        _fail(str(exc))
     app_ = runtime.api()
     tune_gc_for_throughput()
     console.print(
@@ -619,4 +638,73 @@ def adapters_parse(
             for note in r["notes"]:
                 console.print(f"  note: {note}", soft_wrap=True)
     if failed:
+        raise typer.Exit(1)
+
+
+@mapping_app.command("test")
+def mapping_test(
+    config: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="The mapping, TOML or JSON (webhook settings)"
+        ),
+    ],
+    sample: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="A sample document in the legacy format"),
+    ],
+    json_out: JsonOption = False,
+) -> None:
+    """Show the events a declarative mapping makes of a sample, or precise errors per record.
+    Exits 1 when the mapping is invalid or any record is refused."""
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from safecity.adapters.base import MappingContext
+    from safecity.adapters.configuration import read_file
+    from safecity.adapters.webhook.config import WebhookConfig
+    from safecity.ingest.adapters import map_input
+
+    try:
+        spec = WebhookConfig.model_validate({"type": "webhook", **read_file(config)})
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            err.print(f"{config}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except DomainError as exc:
+        _fail(str(exc))
+    context = MappingContext(received_at=datetime.now(UTC), config=spec, origin=sample.name)
+    try:
+        mapped = map_input("webhook", sample.read_bytes(), context)
+    except DomainError as exc:
+        errors = getattr(exc, "errors", [])
+        if json_out:
+            sys.stdout.write(json.dumps({"refused": [e.as_dict() for e in errors]}) + "\n")
+        for e in errors:
+            err.print(f"refused: {e.field}: {e.reason}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if json_out:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "events": [e.to_json_dict() for e in mapped.events],
+                    "rejected": [
+                        {"where": r.where, "errors": [e.as_dict() for e in r.errors]}
+                        for r in mapped.rejections
+                    ],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+    else:
+        console.print(f"{len(mapped.events)} event(s), {len(mapped.rejections)} refused record(s)")
+        for event in mapped.events:
+            console.print_json(data=event.to_json_dict())
+        for r in mapped.rejections:
+            for fault in r.errors:
+                console.print(f"[red]refused[/] {fault.field}: {fault.reason}", soft_wrap=True)
+    if mapped.rejections:
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from safecity.adapters.configuration import load_instances
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.identity import Purpose
 from safecity.core.ports import EventBus, Store
@@ -180,5 +181,10 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         correlation=CorrelationProcessor(
             store, bus, correlator, clock, on_batch=_audit_correlation(audit, correlator)
         ),
-        adapters=AdapterIntake(ingest, sensors, clock),
+        adapters=AdapterIntake(
+            ingest,
+            sensors,
+            clock,
+            load_instances(settings.adapters, base=settings.config_dir),
+        ),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,3 +51,19 @@ class Settings(BaseSettings):
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     max_future_skew_s: float = Field(default=300.0, ge=0, le=86_400)
+    #: Configured adapter instances: each a table with ``type`` (the adapter), an optional
+    #: ``name`` and the adapter's settings, or ``include`` naming a TOML/JSON file of them.
+    adapters: list[dict[str, Any]] = Field(default_factory=list)
+    #: Where relative ``include`` paths are resolved (the settings file's folder).
+    config_dir: Path | None = None
+
+    @classmethod
+    def from_file(cls, path: Path) -> Settings:
+        """Settings from a TOML or JSON file; ``SAFECITY_*`` variables fill what it leaves out."""
+        import json
+        import tomllib
+
+        raw = path.read_bytes()
+        data = json.loads(raw) if path.suffix.lower() == ".json" else tomllib.loads(raw.decode())
+        data.setdefault("config_dir", str(path.parent.resolve()))
+        return cls(**data)

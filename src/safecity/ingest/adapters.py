@@ -7,13 +7,15 @@ adapter's reason, so an integrator can see exactly what a legacy system sent and
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from safecity.adapters import registry
 from safecity.adapters.base import Mapped, MappingContext
+from safecity.adapters.configuration import AdapterInstance, default_instance
 from safecity.core.clock import Clock
-from safecity.core.errors import DomainError, FieldError, InvalidInput
+from safecity.core.errors import DomainError, FieldError, InvalidInput, NotFound
 from safecity.core.identity import Permission, Principal
 from safecity.governance.access import require
 from safecity.governance.registry import SensorRegistry
@@ -74,10 +76,25 @@ def map_input(adapter: str, raw: bytes, context: MappingContext) -> Mapped:
 
 
 class AdapterIntake:
-    def __init__(self, ingest: IngestService, registry_: SensorRegistry, clock: Clock) -> None:
+    def __init__(
+        self,
+        ingest: IngestService,
+        registry_: SensorRegistry,
+        clock: Clock,
+        instances: Mapping[str, AdapterInstance] | None = None,
+    ) -> None:
         self._ingest = ingest
         self._register = registry_
         self._clock = clock
+        self.instances = dict(instances or {})
+
+    def resolve(self, name: str) -> AdapterInstance:
+        """A configured instance by name, else the adapter of that name with its defaults."""
+        if name in self.instances:
+            return self.instances[name]
+        if name in registry.names():
+            return default_instance(name)
+        raise NotFound("adapter", name)
 
     async def receive(
         self,
@@ -92,15 +109,16 @@ class AdapterIntake:
         _depth: int = 0,
     ) -> IntakeResult:
         require(principal, Permission.EVENTS_INGEST)
-        where = f"{adapter} {channel}"
+        instance = self.resolve(adapter)
+        where = f"{instance.name} {channel}"
         context = MappingContext(
             received_at=self._clock.now(),
             content_type=content_type,
-            config=config,
+            config=config if config is not None else instance.config,
             origin=origin,
         )
         try:
-            mapped = map_input(adapter, raw, context)
+            mapped = map_input(instance.adapter, raw, context)
         except InvalidInput as exc:
             letter = await self._ingest.dead_letter_raw(
                 raw, channel=where, content_type=content_type, errors=exc.errors, source=origin

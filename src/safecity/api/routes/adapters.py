@@ -55,8 +55,10 @@ async def list_adapters() -> Response:
 )
 async def receive(adapter: str, request: Request, svc: Services, caller: Caller) -> Response:
     """Push a document (a CAP alert, an NGSI notification, a camera event...) to adapter
-    ``adapter``; it is mapped to events and ingested like any other input."""
-    if adapter not in registry.names() or "in" not in registry.manifest(adapter).directions:
+    ``adapter`` (an adapter's name, or a configured instance's such as a legacy format mapped
+    with ``webhook``); it is mapped to events and ingested like any other input."""
+    instance = svc.adapters.resolve(adapter)
+    if "in" not in registry.manifest(instance.adapter).directions:
         raise NotFound("inbound adapter", adapter)
     body = await read_limited(request, svc)
     if isinstance(body, Response):
