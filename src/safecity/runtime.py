@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from safecity.adapters import registry
+from safecity.adapters.base import Connector, ConnectorContext, DeadLetterSink, InboundSink
 from safecity.adapters.configuration import load_instances
 from safecity.core.clock import Clock, SystemClock
-from safecity.core.identity import Purpose
+from safecity.core.errors import FieldError
+from safecity.core.identity import Principal, Purpose, Role
 from safecity.core.ports import EventBus, Store
 from safecity.governance.audit import AuditLog
 from safecity.governance.identity import IdentityService
@@ -17,7 +21,7 @@ from safecity.governance.registry import SensorRegistry
 from safecity.incidents.service import IncidentService
 from safecity.ingest.adapters import AdapterIntake
 from safecity.ingest.queries import EventQueries
-from safecity.ingest.service import IngestLimits, IngestService
+from safecity.ingest.service import IngestLimits, IngestService, Rejected
 from safecity.processors.correlation import (
     CorrelationConfig,
     CorrelationProcessor,
@@ -79,12 +83,19 @@ class Runtime:
     sensors: SensorRegistry
     correlation: CorrelationProcessor
     adapters: AdapterIntake
+    connectors: list[Connector] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.bus.start()
         await self.correlation.start()
+        self.connectors = make_connectors(self)
+        for connector in self.connectors:
+            await connector.start()
 
     async def stop(self) -> None:
+        for connector in self.connectors:
+            await connector.stop()
+        self.connectors = []
         # Let correlation finish what was accepted before the bus goes away.
         await self.settle(timeout_s=10.0)
         await self.correlation.stop()
@@ -127,6 +138,63 @@ class Runtime:
             on_start=[self.start] if manage else [],
             on_stop=[self.stop] if manage else [],
         )
+
+
+def make_connectors(runtime: Runtime) -> list[Connector]:
+    """A connector for every configured adapter instance that has its own transport."""
+    found: list[Connector] = []
+    for instance in runtime.adapters.instances.values():
+        factory = registry.connector_factory(instance.adapter)
+        if factory is None:
+            continue
+        principal = Principal(
+            user_id=f"connector-{instance.name}",
+            agency_id="safecity",
+            role=Role.INTEGRATOR,
+            purpose=Purpose.SYSTEM_OPERATIONS,
+        )
+        found.append(
+            factory(
+                ConnectorContext(
+                    name=instance.name,
+                    config=instance.config,
+                    bus=runtime.bus,
+                    clock=runtime.clock,
+                    receive=_inbound(runtime.adapters, principal, instance.name),
+                    dead_letter=_dead_letter(runtime.ingest),
+                )
+            )
+        )
+    return found
+
+
+def _inbound(intake: AdapterIntake, principal: Principal, name: str) -> InboundSink:
+    async def receive(
+        adapter: str, raw: bytes, *, content_type: str | None, origin: str | None
+    ) -> None:
+        # Refused input is already in the dead-letter store with its reasons.
+        with contextlib.suppress(Rejected):
+            await intake.receive(
+                adapter,
+                raw,
+                principal=principal,
+                channel=f"connector:{name}",
+                content_type=content_type,
+                origin=origin,
+            )
+
+    return receive
+
+
+def _dead_letter(ingest: IngestService) -> DeadLetterSink:
+    async def keep(
+        raw: bytes, *, channel: str, content_type: str | None, errors: list[FieldError]
+    ) -> int:
+        return await ingest.dead_letter_raw(
+            raw, channel=channel, content_type=content_type, errors=errors
+        )
+
+    return keep
 
 
 def _audit_correlation(audit: AuditLog, correlator: Correlator) -> Any:

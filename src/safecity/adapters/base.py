@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from safecity.core.clock import Clock
 from safecity.core.errors import FieldError
 from safecity.core.events import Event
+from safecity.core.ports import EventBus
 from safecity.core.registry import Sensor
 
 
@@ -75,3 +77,44 @@ class InboundMapping(Protocol):
 
 
 ParseFunction = Callable[[bytes, MappingContext], Mapped]
+
+
+# --- connectors: adapters with their own transport (MQTT, outbound webhooks, feed polling) ----
+
+
+class InboundSink(Protocol):
+    """Hands a received document to the intake (mapping, ingest, dead letters)."""
+
+    async def __call__(
+        self, adapter: str, raw: bytes, *, content_type: str | None, origin: str | None
+    ) -> None: ...
+
+
+class DeadLetterSink(Protocol):
+    """Keeps something that could not be delivered or read; returns the dead letter's id."""
+
+    async def __call__(
+        self, raw: bytes, *, channel: str, content_type: str | None, errors: list[FieldError]
+    ) -> int: ...
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What a connector gets from the runtime: its settings and the platform's ports."""
+
+    name: str
+    config: Any
+    bus: EventBus
+    clock: Clock
+    receive: InboundSink
+    dead_letter: DeadLetterSink
+
+
+class Connector(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+#: ``adapter.py`` of a connector adapter defines ``connector(context) -> Connector``.
+ConnectorFactory = Callable[[ConnectorContext], Connector]

@@ -30,7 +30,9 @@ def config_model(adapter: str) -> type[BaseModel] | None:
     """The adapter's settings model: the class in its ``config.py`` whose ``type`` is its name."""
     try:
         module = registry.module(adapter, "config")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").endswith(".config"):
+            raise
         return None
     for value in vars(module).values():
         if (

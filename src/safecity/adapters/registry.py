@@ -10,7 +10,7 @@ from importlib.resources import files
 from types import ModuleType
 
 import safecity.adapters
-from safecity.adapters.base import Manifest, ParseFunction
+from safecity.adapters.base import ConnectorFactory, Manifest, ParseFunction
 
 ENTRY_POINT_GROUP = "safecity.adapters"
 
@@ -58,3 +58,15 @@ def manifest(name: str) -> Manifest:
 def parser(name: str) -> ParseFunction:
     parse: ParseFunction = module(name, "mapping").parse
     return parse
+
+
+def connector_factory(name: str) -> ConnectorFactory | None:
+    """``adapter.connector`` of adapter ``name``, when it has its own transport."""
+    try:
+        adapter = module(name, "adapter")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{_package(name)}.adapter":
+            raise  # the adapter exists but a library it needs is missing: say so
+        return None
+    factory: ConnectorFactory | None = getattr(adapter, "connector", None)
+    return factory

@@ -1,0 +1,1 @@
+"""Outbound webhooks: incident changes and events POSTed to other systems, signed and retried."""
