@@ -111,65 +111,23 @@ class IngestService:
             await self._reject_whole(
                 raw, channel, principal, content_type, [FieldError("body", reason)]
             )
-        if batch:
-            items = decoded.get("events") if isinstance(decoded, dict) else decoded
-            if not isinstance(items, list):
-                await self._reject_whole(
-                    raw,
-                    channel,
-                    principal,
-                    content_type,
-                    [FieldError("body", 'a batch is a JSON array of events or {"events": [...]}')],
-                )
-            if not items:
-                await self._reject_whole(
-                    raw,
-                    channel,
-                    principal,
-                    content_type,
-                    [FieldError("events", "a batch needs at least one event")],
-                )
-            if len(items) > self.limits.max_batch:
-                await self._reject_whole(
-                    raw,
-                    channel,
-                    principal,
-                    content_type,
-                    [
-                        FieldError(
-                            "events",
-                            f"at most {self.limits.max_batch} events per batch, got {len(items)}",
-                        )
-                    ],
-                )
-            return await self.ingest_objects(
-                items,
-                principal=principal,
-                channel=channel,
-                atomic=atomic,
-                raw_whole=raw,
-                content_type=content_type,
-            )
-        if isinstance(decoded, list):
-            await self._reject_whole(
-                raw,
-                channel,
-                principal,
-                content_type,
-                [
-                    FieldError(
-                        "body", "a single event is a JSON object; send arrays to the batch endpoint"
-                    )
-                ],
-            )
+        items = (
+            (decoded.get("events") if isinstance(decoded, dict) else decoded)
+            if batch
+            else [decoded]
+        )
+        shape = _shape_error(decoded, items, batch=batch, max_batch=self.limits.max_batch)
+        if shape is not None:
+            await self._reject_whole(raw, channel, principal, content_type, [shape])
+        assert isinstance(items, list)  # the shape check guarantees it
         return await self.ingest_objects(
-            [decoded],
+            items,
             principal=principal,
             channel=channel,
-            atomic=True,
+            atomic=atomic or not batch,
             raw_whole=raw,
             content_type=content_type,
-            where_single=True,
+            where_single=not batch,
         )
 
     async def ingest_objects(
@@ -385,6 +343,23 @@ class IngestService:
         """Keep input refused before it reached a service (too large, unauthenticated...)."""
         self.rejected += 1
         return await self._dead_letter(raw, channel, None, content_type, errors, source=source)
+
+
+def _shape_error(decoded: Any, items: Any, *, batch: bool, max_batch: int) -> FieldError | None:
+    """Why a decoded body is not an event (or a batch of them), or None when it has the shape."""
+    if not batch:
+        if isinstance(decoded, list):
+            return FieldError(
+                "body", "a single event is a JSON object; send arrays to the batch endpoint"
+            )
+        return None
+    if not isinstance(items, list):
+        return FieldError("body", 'a batch is a JSON array of events or {"events": [...]}')
+    if not items:
+        return FieldError("events", "a batch needs at least one event")
+    if len(items) > max_batch:
+        return FieldError("events", f"at most {max_batch} events per batch, got {len(items)}")
+    return None
 
 
 def _reencode(item: Any) -> bytes:
