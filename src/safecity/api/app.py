@@ -15,7 +15,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from safecity import __version__
 from safecity.api import problems
 from safecity.api.deps import ApiServices
-from safecity.api.routes import adapters, admin, events, incidents, sensors, stream, system
+from safecity.api.routes import (
+    adapters,
+    admin,
+    eido,
+    events,
+    incidents,
+    open311,
+    sensors,
+    stream,
+    system,
+)
 from safecity.api.routes.stream import LiveHub
 
 DESCRIPTION = """\
@@ -113,6 +123,6 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit=svc.max_body_bytes)
     problems.install(app)
-    for module in (system, events, incidents, sensors, stream, admin, adapters):
+    for module in (system, events, incidents, sensors, stream, admin, adapters, open311, eido):
         app.include_router(module.router)
     return app

@@ -1,0 +1,1 @@
+"""NENA EIDO (Emergency Incident Data Object): CAD incidents in and out, as JSON."""

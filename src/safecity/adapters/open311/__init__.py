@@ -1,0 +1,1 @@
+"""Open311 GeoReport v2: citizen service requests in, request status out."""
