@@ -18,9 +18,11 @@ from safecity.api.deps import ApiServices
 from safecity.api.routes import (
     adapters,
     admin,
+    cap_feed,
     eido,
     events,
     incidents,
+    ngsi_ld,
     open311,
     sensors,
     stream,
@@ -123,6 +125,18 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit=svc.max_body_bytes)
     problems.install(app)
-    for module in (system, events, incidents, sensors, stream, admin, adapters, open311, eido):
+    for module in (
+        system,
+        events,
+        incidents,
+        sensors,
+        stream,
+        admin,
+        adapters,
+        open311,
+        eido,
+        cap_feed,
+        ngsi_ld,
+    ):
         app.include_router(module.router)
     return app

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
+import re
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from lxml import etree
 
 from safecity.core.errors import FieldError, InvalidInput
 
@@ -62,3 +65,69 @@ def text(parent: Element, name: str) -> str | None:
         return None
     value = el.text.strip()
     return value or None
+
+
+_DECLARATION = re.compile(
+    r"^<\?xml\s[^>]*?encoding\s*=\s*([\"'])([A-Za-z][A-Za-z0-9._-]*)\1", re.ASCII
+)
+_DECLARATION_BYTES = re.compile(
+    rb"^<\?xml\s[^>]*?encoding\s*=\s*([\"'])([A-Za-z][A-Za-z0-9._-]*)\1", re.ASCII
+)
+
+
+def to_utf8(raw: bytes, *, where: str = "body") -> bytes:
+    """The document re-encoded as UTF-8 (its declaration updated to say so).
+
+    The bytes are decoded as the XML declaration (or a byte-order mark) says; bytes that are not
+    valid in that encoding are refused naming the encoding, never guessed at.
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        declared, body = "UTF-16", raw
+    elif raw.startswith(codecs.BOM_UTF8):
+        declared, body = "UTF-8", raw[len(codecs.BOM_UTF8) :]
+    else:
+        body = raw.lstrip(b" \t\r\n")
+        found = _DECLARATION_BYTES.match(body[:300])
+        declared = found.group(2).decode("ascii") if found else "UTF-8"
+    try:
+        codec = codecs.lookup(declared).name
+    except LookupError:
+        raise InvalidInput(
+            [FieldError(where, f"the XML declaration names an unknown encoding {declared!r}")]
+        ) from None
+    try:
+        text = body.decode("utf-16" if codec.startswith("utf-16") else codec)
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        said = (
+            f"the XML declaration says encoding={declared!r}"
+            if declared != "UTF-8" or _DECLARATION_BYTES.match(body[:300])
+            else "XML without an encoding declaration must be UTF-8"
+        )
+        raise InvalidInput(
+            [
+                FieldError(
+                    where,
+                    f"encoding mismatch: {said}, but byte 0x{bad} at offset {exc.start} is not "
+                    f"valid {declared} ({exc.reason}); re-send it in the declared encoding",
+                )
+            ]
+        ) from None
+    text = text.lstrip("\ufeff \t\r\n")
+    found_text = _DECLARATION.match(text)
+    if found_text is not None:
+        start, end = found_text.span(2)
+        text = text[:start] + "UTF-8" + text[end:]
+    return text.encode("utf-8")
+
+
+def lxml_root(utf8: bytes) -> etree._Element:
+    """The same document parsed by lxml (for exact canonicalisation), with nothing resolved.
+
+    Only called on bytes :func:`safecity.adapters.common.xml.parse_xml` already accepted (no
+    DTD, no entities); the parser is still locked down in case it ever is not.
+    """
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    return etree.fromstring(utf8, parser=parser)

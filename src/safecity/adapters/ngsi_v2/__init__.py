@@ -1,0 +1,1 @@
+"""FIWARE NGSI v2 (Orion notifications and entities, Smart Data Models) in."""
