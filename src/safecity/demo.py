@@ -24,9 +24,11 @@ from safecity.core.messages import decode_incident_change
 from safecity.core.ports import BusMessage
 from safecity.core.records import IncidentQuery
 from safecity.governance.identity import system_principal
+from safecity.ingest.service import Rejected
 from safecity.runtime import Runtime, build_runtime
 from safecity.settings import Settings
 from safecity.sim.city import AGENCY_CITY, AGENCY_POLICE, AGENCY_RESCUE, ATTRIBUTION, DemoCity
+from safecity.sim.feeds import encode
 from safecity.sim.scenario import CitySimulator
 
 AGENCIES = (
@@ -107,18 +109,34 @@ class _Feeder:
         self.feeds = feeds
         self.broken_sent = 0
         self._next_broken: datetime = sim.now + timedelta(seconds=BROKEN_EVERY_S)
+        #: Messages sent per wire format (adapter name, or "cloudevents" for the native API).
+        self.messages: Counter[str] = Counter()
 
     async def tick(self, until: datetime) -> int:
-        items: list[Any] = self.sim.step(until)
+        wires, native = encode(self.sim.step(until))
+        items: list[Any] = native
         while self._next_broken <= until:
             items.append(_broken_message(self.broken_sent, self._next_broken))
             self.broken_sent += 1
             self._next_broken += timedelta(seconds=BROKEN_EVERY_S)
+        for wire in wires:
+            self.messages[wire.adapter] += 1
+            # A refused message is already dead-lettered with its reasons; the feed goes on.
+            with contextlib.suppress(Rejected):
+                await self.runtime.adapters.receive(
+                    wire.adapter,
+                    wire.raw,
+                    principal=self.feeds,
+                    channel="demo-feeds",
+                    content_type=wire.content_type,
+                    origin=wire.origin,
+                )
         if items:
+            self.messages["cloudevents"] += len(items)
             await self.runtime.ingest.ingest_objects(
                 items, principal=self.feeds, channel="demo-feeds"
             )
-        return len(items)
+        return len(wires) + len(items)
 
     async def follow_dispatches(self, batch: Sequence[BusMessage]) -> None:
         # A person's dispatch decision moves the simulated units (never the other way round).
@@ -151,6 +169,7 @@ async def _summary(
         "situations_started": dict(sorted(sim.situations_started.items())),
         "events_linked_to_incidents": sum(i.event_count for i in incidents),
         "sensors_registered": len(sim.sensors()),
+        "messages_by_format": dict(sorted(feeder.messages.items())),
         "events_per_wall_second": round(runtime.ingest.accepted / wall, 1) if wall else None,
     }
 
