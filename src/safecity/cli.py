@@ -666,6 +666,13 @@ def adapters_parse(
         str, typer.Option("--standard", "-s", help="Adapter name, see `safecity adapters list`")
     ],
     content_type: Annotated[str | None, typer.Option(help="Content type, if it matters")] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the documents would come from, e.g. the MQTT topic they were published on "
+            "(default: the file name)"
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Map sample files with an adapter and show the events, or exactly why each was refused.
@@ -681,7 +688,7 @@ def adapters_parse(
     reports: list[dict[str, Any]] = []
     for path in files:
         context = MappingContext(
-            received_at=datetime.now(UTC), content_type=content_type, origin=path.name
+            received_at=datetime.now(UTC), content_type=content_type, origin=origin or path.name
         )
         report: dict[str, Any] = {"file": str(path)}
         try:

@@ -28,7 +28,7 @@ from safecity.ingest.service import Rejected
 from safecity.runtime import Runtime, build_runtime
 from safecity.settings import Settings
 from safecity.sim.city import AGENCY_CITY, AGENCY_POLICE, AGENCY_RESCUE, ATTRIBUTION, DemoCity
-from safecity.sim.feeds import encode
+from safecity.sim.feeds import encode, frigate_cameras
 from safecity.sim.scenario import CitySimulator
 
 AGENCIES = (
@@ -192,9 +192,11 @@ async def run_demo(
     settings = Settings()
     settings.store.path = db
     settings.api.port = port
+    city = DemoCity.load()
+    # The demo's NVR is a Frigate server; Frigate sends no positions, so its cameras are placed.
+    settings.adapters = [frigate_cameras([(c.id, c.lon, c.lat) for c in city.cameras])]
     start = datetime.now(UTC).replace(microsecond=0)
     clock: Clock = ManualClock(start) if headless else SystemClock()
-    city = DemoCity.load()
     runtime = build_runtime(settings, clock=clock)
     try:
         tokens = await _seed(runtime, city)

@@ -167,3 +167,10 @@ def test_compatible_types_merge_and_the_most_urgent_names_it(engine: Correlator)
 def test_incompatible_types_stay_apart(engine: Correlator) -> None:
     run(engine, event("camera.fire_smoke"))
     assert run(engine, event("noise.level", data={"sensor_id": "n", "laeq_db": 95})) == ["inc-2"]
+
+
+def test_compatible_types_merge_only_when_close_by_both_rules(engine: Correlator) -> None:
+    # Shots are heard 600 m away, but a fight 400 m from a shooting is another situation.
+    run(engine, event("gunshot.located"))
+    opened = run(engine, event("camera.abnormal", lon=LON0 + metres_east(400), at=later(60)))
+    assert opened == ["inc-2"]

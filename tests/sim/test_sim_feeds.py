@@ -1,4 +1,4 @@
-"""The demo's devices speak NGSI-LD and Open311, and the adapters read every message they send."""
+"""The demo's devices speak NGSI-LD, Open311 and Frigate MQTT; the adapters read every message."""
 
 from __future__ import annotations
 
@@ -30,10 +30,18 @@ def test_every_wire_message_maps_back_to_the_same_kind_of_event(city: DemoCity) 
         )
         assert result.rejections == [], result.rejections
         mapped.update(e.type for e in result.events)
-    assert {w.adapter for w in wires} == {"ngsi_ld", "open311"}
+    assert {w.adapter for w in wires} == {"ngsi_ld", "open311", "frigate"}
     # Each device reading sent as NGSI-LD / Open311 comes back as one event of the same type.
     assert mapped == sent
-    assert {"noise.level", "lamp.light_level", "crowd.count", "waste.fill_level"} <= set(mapped)
+    assert {
+        "noise.level",
+        "lamp.light_level",
+        "crowd.count",
+        "waste.fill_level",
+        "camera.motion",
+        "camera.fire_smoke",
+        "citizen.report",
+    } <= set(mapped)
 
 
 def test_emergencies_stay_on_the_emergency_channel(city: DemoCity) -> None:

@@ -9,7 +9,9 @@ emergency reports) keep sending safecity's own CloudEvents envelope.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,7 +55,7 @@ def encode(events: list[dict[str, Any]]) -> tuple[list[Wire], list[dict[str, Any
         if entity is not None:
             entities.append(entity)
             continue
-        wire = _open311(event)
+        wire = _open311(event) or _frigate(event)
         if wire is not None:
             wires.append(wire)
             continue
@@ -158,3 +160,49 @@ def _open311(event: dict[str, Any]) -> Wire | None:
         "application/x-www-form-urlencoded",
         f"open311 POST requests.json ({event['id']})",
     )
+
+
+def _frigate(event: dict[str, Any]) -> Wire | None:
+    """Camera motion and fire/smoke as a Frigate NVR ``frigate/events`` "new" message."""
+    kind, data = event["type"], event["data"]
+    if kind == "camera.motion":
+        label = "person"
+    elif kind == "camera.fire_smoke":
+        label = data["kind"]
+    else:
+        return None  # fights, falls, wrong-way cars come from other analytics than Frigate's
+    at = datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
+    suffix = hashlib.sha256(event["id"].encode()).hexdigest()[:6]
+    zones = [data["zone"]] if data.get("zone") else []
+    tracked = {
+        "id": f"{at:.6f}-{suffix}",
+        "camera": data["camera_id"],
+        "frame_time": at,
+        "label": label,
+        "sub_label": None,
+        "top_score": event.get("confidence", 0.8),
+        "score": event.get("confidence", 0.8),
+        "false_positive": False,
+        "start_time": at,
+        "end_time": None,
+        "current_zones": zones,
+        "entered_zones": zones,
+        "active": True,
+        "stationary": False,
+        "has_snapshot": False,
+        "has_clip": False,
+    }
+    message = {"type": "new", "before": tracked, "after": tracked}
+    return Wire("frigate", orjson.dumps(message), "application/json", "frigate/events")
+
+
+def frigate_cameras(cameras: list[tuple[str, float, float]]) -> dict[str, Any]:
+    """Settings of the demo's Frigate server: where each of its cameras is."""
+    return {
+        "type": "frigate",
+        "name": "frigate",
+        "server": "demo-nvr",
+        "cameras": {
+            name: {"lon": lon, "lat": lat, "accuracy_m": 5.0} for name, lon, lat in cameras
+        },
+    }

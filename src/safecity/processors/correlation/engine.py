@@ -272,7 +272,9 @@ class Correlator:
         own = self.config.rule(incident_type)
         pool: list[_Track] = []
         for kind in kinds:
-            radius = max(own.radius_m, self.config.rule(kind).radius_m)
+            radius = (
+                own.radius_m if kind == incident_type else _across(own, self.config.rule(kind))[0]
+            )
             pool.extend(self._tracks[i] for i in self._grid(kind).near(loc.lon, loc.lat, radius))
         pool.extend(t for t in extra if t.incident.type in kinds)
         best: _Track | None = None
@@ -281,16 +283,24 @@ class Correlator:
             inc = track.incident
             if inc.location is None or not inc.is_open:
                 continue
-            theirs = self.config.rule(inc.type)
-            window = max(own.window, theirs.window)
+            same = inc.type == incident_type
+            radius, window = (
+                (own.radius_m, own.window) if same else _across(own, self.config.rule(inc.type))
+            )
             if not (inc.first_event_at - window <= event.time <= inc.last_event_at + window):
                 continue
             d = haversine_m(loc.lon, loc.lat, inc.location.lon, inc.location.lat)
             # Same-type matches win over compatible ones at a similar distance.
-            score = d if inc.type == incident_type else d * 1.5
-            if d <= max(own.radius_m, theirs.radius_m) and score < best_d:
+            score = d if same else d * 1.5
+            if d <= radius and score < best_d:
                 best, best_d = track, score
         return best
+
+
+def _across(a: CorrelationRule, b: CorrelationRule) -> tuple[float, timedelta]:
+    # Different but compatible types must be close by both measures: a fight 500 m from a
+    # shooting is another situation even though shots are heard that far.
+    return min(a.radius_m, b.radius_m), min(a.window, b.window)
 
 
 class _Planner:

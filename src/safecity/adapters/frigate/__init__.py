@@ -1,0 +1,1 @@
+"""Frigate NVR: tracked-object and review messages from MQTT mapped to camera analytics."""
