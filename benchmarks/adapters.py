@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import re
 import shutil
 import socket
 import subprocess
@@ -219,16 +220,217 @@ def mappings(n: int) -> dict[str, Any]:
     }
 
 
+# --- raw payload to stored event ---------------------------------------------------------------
+
+
+def _variants() -> dict[str, tuple[str, Callable[[int], bytes], str | None, str | None]]:
+    """Per adapter: one real message, made unique per copy (else the second copy would be a
+    duplicate and cost nothing), with its content type and origin."""
+    cap = INTEROP / "cap" / "oasis-cap-1.2-spec-examples" / "Oasis_ThunderstormWarning.xml"
+    cap_raw = cap.read_bytes()
+    cap_id = re.search(rb"<identifier>([^<]+)</identifier>", cap_raw)
+    assert cap_id is not None
+    frigate = (INTEROP / "frigate" / "mqtt" / "00-frigate-events.json").read_bytes()
+    noise = (
+        INTEROP
+        / "ngsi-ld"
+        / "smart-data-models"
+        / "Environment"
+        / "NoiseLevelObserved"
+        / "examples"
+        / "example-normalized.jsonld"
+    ).read_bytes()
+    noise_doc = json.loads(noise)
+    alert_xml = re.sub(rb"^<\?xml[^>]*>\s*", b"", cap_raw.strip())
+
+    def cap_feed(i: int, per_feed: int = 50) -> bytes:
+        """An Atom feed embedding ``per_feed`` alerts, as national alert hubs publish them."""
+        entries = b"".join(
+            b"<entry><id>urn:bench:%d</id><title>Alert</title><updated>2003-06-17T21:57:00Z"
+            b'</updated><content type="text/xml">%s</content></entry>'
+            % (
+                i * per_feed + k,
+                alert_xml.replace(
+                    cap_id.group(0), b"<identifier>bench-%d</identifier>" % (i * per_feed + k)
+                ),
+            )
+            for k in range(per_feed)
+        )
+        return (
+            b'<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            b"<id>urn:bench:feed</id><title>Bench</title><updated>2003-06-17T21:57:00Z</updated>"
+            + entries
+            + b"</feed>"
+        )
+
+    return {
+        "cap_feed_50": ("cap", cap_feed, "application/atom+xml", None),
+        "cap": (
+            "cap",
+            lambda i: cap_raw.replace(cap_id.group(0), b"<identifier>bench-%d</identifier>" % i),
+            "application/cap+xml",
+            None,
+        ),
+        "frigate": (
+            "frigate",
+            lambda i: frigate.replace(b"1607123955.475377-mxklsc", b"1607123955.475377-b%07d" % i),
+            "application/json",
+            "frigate/events",
+        ),
+        "ngsi_ld": (
+            "ngsi_ld",
+            lambda i: json.dumps(
+                {**noise_doc, "id": f"urn:ngsi-ld:NoiseLevelObserved:bench-{i}"}
+            ).encode(),
+            "application/ld+json",
+            None,
+        ),
+        "open311": (
+            "open311",
+            lambda i: (
+                b"service_code=streetlight&lat=60.1699&long=24.9384&description=lamp+out+%d" % i
+            ),
+            "application/x-www-form-urlencoded",
+            None,
+        ),
+    }
+
+
+async def stored_throughput(count: int) -> dict[str, Any]:
+    """Messages/s from raw payload to stored event, one document per call as HTTP delivers
+    them, through SQLite with correlation on."""
+    from safecity.core.identity import Principal, Purpose, Role
+    from safecity.runtime import build_runtime
+    from safecity.settings import Settings
+
+    principal = Principal("bench", "bench", Role.INTEGRATOR, Purpose.SYSTEM_OPERATIONS)
+    frigate = {
+        "type": "frigate",
+        "name": "frigate",
+        "cameras": {"front_door": {"lon": 24.94, "lat": 60.17}},
+    }
+    results: dict[str, Any] = {}
+    for name, (adapter, make, content_type, origin) in _variants().items():
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(adapters=[frigate])
+            settings.store.path = Path(tmp) / "a.db"
+            settings.max_future_skew_s = 86_400.0 * 3650  # archived samples carry old times
+            runtime = build_runtime(settings)
+            await runtime.start()
+            messages = [make(i) for i in range(count if name != "cap_feed_50" else count // 50)]
+            started = time.perf_counter()
+            for raw in messages:
+                await runtime.adapters.receive(
+                    adapter,
+                    raw,
+                    principal=principal,
+                    channel="bench",
+                    content_type=content_type,
+                    origin=origin,
+                )
+            await runtime.settle(120)
+            elapsed = time.perf_counter() - started
+            stored = runtime.store.count_events()
+            await runtime.stop()
+        results[name] = {
+            "messages": len(messages),
+            "events_stored": stored,
+            "messages_per_s": round(len(messages) / elapsed, 1),
+            "events_per_s": round(stored / elapsed, 1),
+        }
+    return results
+
+
+async def mqtt_to_store(count: int) -> dict[str, Any]:
+    """From a device's publish through mosquitto, the connector (batched hand-over) and the
+    mqtt JSON mapping to events committed in SQLite, correlation on."""
+    from safecity.runtime import build_runtime
+    from safecity.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _free_port()
+        broker = _start_broker(Path(tmp), port)
+        try:
+            settings = Settings(
+                adapters=[
+                    {
+                        "type": "mqtt",
+                        "name": "bench-broker",
+                        "host": "127.0.0.1",
+                        "port": port,
+                        "client_id": "bench-safecity-store",
+                        "queue_size": 5000,
+                        "subscriptions": [{"topic": "city/+/noise/#", "adapter": "bench-broker"}],
+                        "mappings": [
+                            {
+                                "topic": "city/+/noise/#",
+                                "event_type": "noise.level",
+                                "time": "$.ts",
+                                "id": "$.n",
+                                "data": {"sensor_id": "topic[3]", "laeq_db": "$.level"},
+                            }
+                        ],
+                    }
+                ]
+            )
+            settings.store.path = Path(tmp) / "m.db"
+            settings.max_future_skew_s = 86_400.0 * 3650
+            runtime = build_runtime(settings)
+            await runtime.start()
+            await asyncio.sleep(1.0)  # connected and subscribed
+            publisher = multiprocessing.get_context("spawn").Process(
+                target=_publisher, args=(port, count)
+            )
+            started = time.perf_counter()
+            publisher.start()
+            while runtime.ingest.accepted < count:
+                if time.perf_counter() - started > 300:
+                    break
+                await asyncio.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            publisher.join(30)
+            stored = runtime.store.count_events()
+            await runtime.stop()
+        finally:
+            broker.terminate()
+            broker.wait(10)
+    return {
+        "messages": count,
+        "events_stored": stored,
+        "seconds": round(elapsed, 3),
+        "messages_per_s": round(count / elapsed, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--mappings", type=int, default=10_000)
+    parser.add_argument("--stored", type=int, default=2000)
     args = parser.parse_args()
+    from safecity.benchmarking import library_ingest
+
+    ceiling = asyncio.run(library_ingest(50_000, 1000))["events_per_s"]
+    to_store = asyncio.run(stored_throughput(args.stored))
+    mqtt_store = asyncio.run(mqtt_to_store(args.messages))
     result = {
         "benchmark": "adapters",
         "machine": machine(),
-        "mqtt": asyncio.run(mqtt_throughput(args.messages)),
-        "mapping": mappings(args.mappings),
+        "core_ingest_ceiling_events_per_s": ceiling,
+        "mqtt_to_store": {
+            **mqtt_store,
+            "ratio_to_core": round(mqtt_store["messages_per_s"] / ceiling, 3),
+        },
+        "stored": {
+            name: {**r, "ratio_to_core": round(r["messages_per_s"] / ceiling, 3)}
+            for name, r in to_store.items()
+        },
+        "mqtt_to_sink": asyncio.run(mqtt_throughput(args.messages)),
+        "mapping_only": mappings(args.mappings),
+        "targets": {"mqtt_messages_per_s": 10_000, "cap_alerts_per_s": 1_000},
+        "notes": "stored.*: raw payload -> mapping -> SQLite commit, correlation on, one "
+        "document per call; cap_feed_50 is an Atom feed embedding 50 alerts (events_per_s is "
+        "alerts/s); mqtt_to_store: device publish -> mosquitto -> connector -> stored events",
     }
     print(json.dumps(result, indent=2))
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from safecity.adapters import registry
-from safecity.adapters.base import Connector, ConnectorContext, DeadLetterSink, InboundSink
+from safecity.adapters.base import (
+    Connector,
+    ConnectorContext,
+    DeadLetterSink,
+    InboundBatchSink,
+    InboundSink,
+)
 from safecity.adapters.configuration import load_instances
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import FieldError
@@ -161,6 +168,7 @@ def make_connectors(runtime: Runtime) -> list[Connector]:
                     bus=runtime.bus,
                     clock=runtime.clock,
                     receive=_inbound(runtime.adapters, principal, instance.name),
+                    receive_batch=_inbound_batch(runtime.adapters, principal, instance.name),
                     dead_letter=_dead_letter(runtime.ingest),
                 )
             )
@@ -184,6 +192,21 @@ def _inbound(intake: AdapterIntake, principal: Principal, name: str) -> InboundS
             )
 
     return receive
+
+
+def _inbound_batch(intake: AdapterIntake, principal: Principal, name: str) -> InboundBatchSink:
+    async def receive_many(
+        adapter: str, messages: Sequence[tuple[bytes, str | None]], *, content_type: str | None
+    ) -> None:
+        await intake.receive_many(
+            adapter,
+            messages,
+            principal=principal,
+            channel=f"connector:{name}",
+            content_type=content_type,
+        )
+
+    return receive_many
 
 
 def _dead_letter(ingest: IngestService) -> DeadLetterSink:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -90,6 +90,19 @@ class InboundSink(Protocol):
     ) -> None: ...
 
 
+class InboundBatchSink(Protocol):
+    """Hands several documents for one adapter to the intake at once: one store transaction
+    for all their events (what lets a broker connection keep up with thousands a second)."""
+
+    async def __call__(
+        self,
+        adapter: str,
+        messages: Sequence[tuple[bytes, str | None]],
+        *,
+        content_type: str | None,
+    ) -> None: ...
+
+
 class DeadLetterSink(Protocol):
     """Keeps something that could not be delivered or read; returns the dead letter's id."""
 
@@ -108,6 +121,7 @@ class ConnectorContext:
     clock: Clock
     receive: InboundSink
     dead_letter: DeadLetterSink
+    receive_batch: InboundBatchSink | None = None
 
 
 class Connector(Protocol):

@@ -10,6 +10,7 @@ import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def config_model(adapter: str) -> type[BaseModel] | None:
     return None
 
 
+@cache
 def default_instance(adapter: str) -> AdapterInstance:
     """The adapter with its default settings, when every setting has a default."""
     model = config_model(adapter)

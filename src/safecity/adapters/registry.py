@@ -27,19 +27,24 @@ def _builtin() -> dict[str, str]:
     return found
 
 
+@cache
+def _plugins() -> dict[str, str]:
+    """Third-party adapters by entry point, read once (scanning installed metadata is slow)."""
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def _package(name: str) -> str:
     builtin = _builtin()
     if name in builtin:
         return builtin[name]
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return ep.value
+    if name in _plugins():
+        return _plugins()[name]
     known = ", ".join(sorted(names()))
     raise LookupError(f"no adapter named {name!r}; known: {known}")
 
 
 def names() -> list[str]:
-    return sorted(set(_builtin()) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted(set(_builtin()) | set(_plugins()))
 
 
 @cache

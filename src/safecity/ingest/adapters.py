@@ -7,7 +7,7 @@ adapter's reason, so an integrator can see exactly what a legacy system sent and
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from safecity.adapters.base import Mapped, MappingContext
 from safecity.adapters.configuration import AdapterInstance, default_instance
 from safecity.core.clock import Clock
 from safecity.core.errors import DomainError, FieldError, InvalidInput, NotFound
+from safecity.core.events import Event
 from safecity.core.identity import Permission, Principal
 from safecity.governance.access import require
 from safecity.governance.registry import SensorRegistry
@@ -95,6 +96,70 @@ class AdapterIntake:
         if name in registry.names():
             return default_instance(name)
         raise NotFound("adapter", name)
+
+    async def receive_many(
+        self,
+        adapter: str,
+        messages: Sequence[tuple[bytes, str | None]],
+        *,
+        principal: Principal,
+        channel: str,
+        content_type: str | None = None,
+    ) -> IntakeResult:
+        """Several documents for one adapter: each mapped (and refused) on its own, their
+        events stored together. Envelopes among them are opened one by one."""
+        require(principal, Permission.EVENTS_INGEST)
+        instance = self.resolve(adapter)
+        where = f"{instance.name} {channel}"
+        result = IntakeResult()
+        events: list[Event] = []
+        for raw, origin in messages:
+            context = MappingContext(
+                received_at=self._clock.now(),
+                content_type=content_type,
+                config=instance.config,
+                origin=origin,
+            )
+            try:
+                mapped = map_input(instance.adapter, raw, context)
+            except InvalidInput as exc:
+                letter = await self._ingest.dead_letter_raw(
+                    raw,
+                    channel=where,
+                    content_type=content_type,
+                    errors=exc.errors,
+                    source=origin,
+                )
+                result.rejected_parts.append(
+                    {
+                        "where": origin or "message",
+                        "errors": [e.as_dict() for e in exc.errors],
+                        "dead_letter_id": letter,
+                    }
+                )
+                continue
+            if mapped.rejections or mapped.enclosed or mapped.sensors:
+                # The rare message with parts to refuse, envelopes or register entries takes
+                # the one-by-one path, which knows all of those.
+                single = await self.receive(
+                    adapter,
+                    raw,
+                    principal=principal,
+                    channel=channel,
+                    content_type=content_type,
+                    origin=origin,
+                )
+                result.items.extend(single.items)
+                result.rejected_parts.extend(single.rejected_parts)
+                result.notes.extend(single.notes)
+                result.sensors.extend(single.sensors)
+                continue
+            events.extend(mapped.events)
+            result.notes.extend(mapped.notes)
+        if events:
+            batch = await self._ingest.ingest_events(events, principal=principal, channel=where)
+            result.items.extend(batch.items)
+        return result
 
     async def receive(
         self,

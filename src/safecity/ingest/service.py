@@ -17,7 +17,7 @@ from safecity.core.events import Event, parse_event
 from safecity.core.identity import Permission, Principal
 from safecity.core.messages import event_messages
 from safecity.core.ports import EventBus, Store
-from safecity.core.records import DeadLetter, StoredEvent
+from safecity.core.records import AppendResult, DeadLetter, StoredEvent
 from safecity.governance.access import require
 from safecity.governance.audit import AuditLog
 
@@ -270,21 +270,29 @@ class IngestService:
         # up to seq N are done" holds; the store serialises appends anyway.
         async with self._order:
             received = self._clock.now()
-            results = await asyncio.to_thread(self._store.append_events, events, received)
+            # One worker-thread trip for the commit and its audit record.
+            results = await asyncio.to_thread(
+                self._append_and_audit, events, received, principal, channel
+            )
             fresh = [
                 StoredEvent(seq=r.seq, received_at=received, event=e)
                 for e, r in zip(events, results, strict=True)
                 if not r.duplicate
             ]
-            dupes = len(events) - len(fresh)
             self.accepted += len(fresh)
-            self.duplicates += dupes
+            self.duplicates += len(events) - len(fresh)
             if fresh:
                 # Published only after the commit: a subscriber never sees an event the store
                 # lost.
                 await self._bus.publish(event_messages(fresh))
-        await asyncio.to_thread(
-            self._audit.record,
+        return [(r.seq, r.duplicate) for r in results]
+
+    def _append_and_audit(
+        self, events: list[Event], received: datetime, principal: Principal, channel: str
+    ) -> list[AppendResult]:
+        results = self._store.append_events(events, received)
+        fresh = [r.seq for r in results if not r.duplicate]
+        self._audit.record(
             principal,
             "events.ingest",
             "event",
@@ -292,12 +300,12 @@ class IngestService:
             details={
                 "channel": channel,
                 "accepted": len(fresh),
-                "duplicates": dupes,
-                "first_seq": fresh[0].seq if fresh else None,
-                "last_seq": fresh[-1].seq if fresh else None,
+                "duplicates": len(results) - len(fresh),
+                "first_seq": fresh[0] if fresh else None,
+                "last_seq": fresh[-1] if fresh else None,
             },
         )
-        return [(r.seq, r.duplicate) for r in results]
+        return results
 
     async def _dead_letter(
         self,

@@ -287,3 +287,48 @@ async def test_refusals_the_sink_recorded_are_acknowledged(broker: Broker) -> No
     finally:
         await later.stop()
     assert again.payloads == []  # acknowledged: nothing comes back
+
+
+@dataclass
+class BatchRecorder:
+    """A batch sink: records runs; fails the first ``failures`` calls."""
+
+    runs: list[tuple[str, list[tuple[bytes, str | None]]]] = field(default_factory=list)
+    failures: int = 0
+    calls: int = 0
+
+    async def __call__(
+        self,
+        adapter: str,
+        messages: Sequence[tuple[bytes, str | None]],
+        *,
+        content_type: str | None,
+    ) -> object:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError("store busy")
+        self.runs.append((adapter, list(messages)))
+        return None
+
+    @property
+    def payloads(self) -> list[bytes]:
+        return [raw for _, run in self.runs for raw, _ in run]
+
+
+async def test_a_batch_sink_gets_runs_in_order_and_failed_runs_again(broker: Broker) -> None:
+    batches = BatchRecorder(failures=1)
+    connector = MqttConnector(config(broker.port), Recorder(), batch_sink=batches, max_batch=50)
+    await connector.start()
+    try:
+        await connector.wait_connected()
+        await asyncio.sleep(0.2)
+        messages = numbered(400)
+        await asyncio.to_thread(publish, broker.port, [*messages, ("frigate/events", b"{}")])
+        await eventually(lambda: len(batches.payloads) >= 401)
+    finally:
+        await connector.stop()
+    assert batches.payloads[:400] == [raw for _, raw in messages]
+    assert all(len(run) <= 50 for _, run in batches.runs)
+    assert batches.runs[-1] == ("frigate", [(b"{}", "frigate/events")])
+    assert {adapter for adapter, _ in batches.runs[:-1]} == {"mqtt"}
+    assert connector.stats.retries == 1 and connector.stats.delivered == 401

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,11 +43,23 @@ class Sink(Protocol):
     ) -> object: ...
 
 
+class BatchSink(Protocol):
+    """Several messages for one adapter at once (one store transaction for all of them)."""
+
+    async def __call__(
+        self,
+        adapter: str,
+        messages: Sequence[tuple[bytes, str | None]],
+        *,
+        content_type: str | None,
+    ) -> object: ...
+
+
 def connector(context: ConnectorContext) -> MqttConnector:
     """The runtime's factory: one connector per configured ``mqtt`` instance."""
     if not isinstance(context.config, MqttConfig):
         raise TypeError(f"adapter instance {context.name!r} has no MQTT settings")
-    return MqttConnector(context.config, context.receive)
+    return MqttConnector(context.config, context.receive, batch_sink=context.receive_batch)
 
 
 class MqttConnectError(Exception):
@@ -82,11 +95,17 @@ class MqttConnector:
         sink: Sink,
         *,
         handled: tuple[type[BaseException], ...] = (),
+        batch_sink: BatchSink | None = None,
+        max_batch: int = 500,
     ) -> None:
         """``handled``: exceptions of the sink that mean "refused and already recorded" (the
-        intake dead-letters what it refuses): the message is acknowledged, not retried."""
+        intake dead-letters what it refuses): the message is acknowledged, not retried.
+        ``batch_sink``: when given, messages waiting together go to it in runs of up to
+        ``max_batch`` per subscription, each run acknowledged after it returned."""
         self.config = config
         self._sink = sink
+        self._batch_sink = batch_sink
+        self._max_batch = max_batch
         self._handled = handled
         self.stats = Stats()
         self.last_error: str | None = None
@@ -292,11 +311,18 @@ class MqttConnector:
                 self._pending.clear()
                 self._wake_scheduled = False
                 self._ready.clear()
-            for item in batch:
+            if self._batch_sink is not None:
                 try:
-                    await self._handle(item)
+                    await self._handle_runs(batch)
                 finally:
-                    self._slots.release()
+                    for _ in batch:
+                        self._slots.release()
+            else:
+                for item in batch:
+                    try:
+                        await self._handle(item)
+                    finally:
+                        self._slots.release()
             if self._closing:
                 return
 
@@ -316,6 +342,58 @@ class MqttConnector:
             self._client.ack(item.mid, item.qos)
         else:
             self.stats.left_for_redelivery += 1
+
+    async def _handle_runs(self, items: list[_Item]) -> None:
+        """Consecutive messages of one subscription go to the batch sink together; order and
+        the acknowledge-after-handling rule are kept."""
+        runs: list[tuple[Subscription | None, list[_Item]]] = []
+        for item in items:
+            if not self._current(item):
+                self.stats.left_for_redelivery += 1
+                continue
+            subscription = self._route(item.topic)
+            if runs and runs[-1][0] is subscription and len(runs[-1][1]) < self._max_batch:
+                runs[-1][1].append(item)
+            else:
+                runs.append((subscription, [item]))
+        for position, (subscription, run) in enumerate(runs):
+            if subscription is not None and not await self._deliver_run(subscription, run):
+                # Stopped or disconnected first: the rest stays unacknowledged, in order.
+                self.stats.left_for_redelivery += sum(len(r) for _, r in runs[position:])
+                return
+            for item in run:
+                if self._current(item) and self._client is not None:
+                    self._client.ack(item.mid, item.qos)
+                else:
+                    self.stats.left_for_redelivery += 1
+
+    async def _deliver_run(self, subscription: Subscription, run: list[_Item]) -> bool:
+        assert self._batch_sink is not None
+        delay = self.config.sink_retry_s
+        while True:
+            try:
+                await self._batch_sink(
+                    subscription.adapter,
+                    [(item.payload, item.topic) for item in run],
+                    content_type=subscription.content_type,
+                )
+            except self._handled:
+                pass
+            except Exception:
+                self.stats.retries += 1
+                log.exception(
+                    "MQTT %s: the platform failed on %d message(s); retrying in %.1f s",
+                    self._name,
+                    len(run),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.reconnect_max_s)
+                if self._stopping.is_set() or not all(self._current(i) for i in run):
+                    return False
+                continue
+            self.stats.delivered += len(run)
+            return True
 
     async def _deliver(self, subscription: Subscription, item: _Item) -> bool:
         """Hand one message to the sink, trying again with backoff while it fails. False when
