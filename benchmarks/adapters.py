@@ -422,7 +422,7 @@ def main() -> None:
             "ratio_to_core": round(mqtt_store["messages_per_s"] / ceiling, 3),
         },
         "stored": {
-            name: {**r, "ratio_to_core": round(r["messages_per_s"] / ceiling, 3)}
+            name: {**r, "ratio_to_core": round(r["events_per_s"] / ceiling, 3)}
             for name, r in to_store.items()
         },
         "mqtt_to_sink": asyncio.run(mqtt_throughput(args.messages)),
