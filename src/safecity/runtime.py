@@ -18,6 +18,7 @@ from safecity.adapters.base import (
     InboundSink,
 )
 from safecity.adapters.configuration import load_instances
+from safecity.core.actuators import ActuatorChannel
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import FieldError
 from safecity.core.identity import Principal, Purpose, Role
@@ -25,6 +26,7 @@ from safecity.core.ports import EventBus, Store
 from safecity.governance.audit import AuditLog
 from safecity.governance.identity import IdentityService
 from safecity.governance.registry import SensorRegistry
+from safecity.incidents.actuators import ActuatorService
 from safecity.incidents.service import IncidentService
 from safecity.ingest.adapters import AdapterIntake
 from safecity.ingest.queries import EventQueries
@@ -90,6 +92,7 @@ class Runtime:
     sensors: SensorRegistry
     correlation: CorrelationProcessor
     adapters: AdapterIntake
+    actuators: ActuatorService
     connectors: list[Connector] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -98,8 +101,10 @@ class Runtime:
         self.connectors = make_connectors(self)
         for connector in self.connectors:
             await connector.start()
+        self.actuators.channels = [c for c in self.connectors if isinstance(c, ActuatorChannel)]
 
     async def stop(self) -> None:
+        self.actuators.channels = []
         for connector in self.connectors:
             await connector.stop()
         self.connectors = []
@@ -136,6 +141,7 @@ class Runtime:
                 sensors=self.sensors,
                 audit=self.audit,
                 adapters=self.adapters,
+                actuators=self.actuators,
                 max_body_bytes=a.max_body_bytes,
                 max_inflight_ingest=a.max_inflight_ingest,
                 retry_after_s=a.retry_after_s,
@@ -272,6 +278,7 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         correlation=CorrelationProcessor(
             store, bus, correlator, clock, on_batch=_audit_correlation(audit, correlator)
         ),
+        actuators=ActuatorService(store, audit, clock),
         adapters=AdapterIntake(
             ingest,
             sensors,

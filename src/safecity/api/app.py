@@ -16,6 +16,7 @@ from safecity import __version__
 from safecity.api import problems
 from safecity.api.deps import ApiServices
 from safecity.api.routes import (
+    actuators,
     adapters,
     admin,
     cap_feed,
@@ -137,6 +138,7 @@ def create_app(
         eido,
         cap_feed,
         ngsi_ld,
+        actuators,
     ):
         app.include_router(module.router)
     return app

@@ -16,6 +16,7 @@ from safecity.core.ports import EventBus
 from safecity.governance.audit import AuditLog
 from safecity.governance.identity import IdentityService
 from safecity.governance.registry import SensorRegistry
+from safecity.incidents.actuators import ActuatorService
 from safecity.incidents.service import IncidentService
 from safecity.ingest.adapters import AdapterIntake
 from safecity.ingest.queries import EventQueries
@@ -37,6 +38,7 @@ class ApiServices:
     sensors: SensorRegistry
     audit: AuditLog
     adapters: AdapterIntake
+    actuators: ActuatorService
     max_body_bytes: int = 8 * 1024 * 1024
     max_inflight_ingest: int = 64
     retry_after_s: int = 1

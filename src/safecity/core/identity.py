@@ -32,6 +32,7 @@ class Permission(StrEnum):
     SENSORS_WRITE = "sensors:write"
     DEAD_LETTERS_READ = "deadletters:read"
     AUDIT_READ = "audit:read"
+    ACTUATORS_COMMAND = "actuators:command"
     ADMIN = "admin"
 
 
@@ -52,6 +53,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: _ALL,
     Role.SUPERVISOR: frozenset(
         {
+            P.ACTUATORS_COMMAND,
             P.EVENTS_INGEST,
             P.EVENTS_READ,
             P.INCIDENTS_READ,
@@ -62,6 +64,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.OPERATOR: frozenset(
         {
+            P.ACTUATORS_COMMAND,
             P.EVENTS_INGEST,
             P.EVENTS_READ,
             P.INCIDENTS_READ,

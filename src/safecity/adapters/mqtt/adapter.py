@@ -28,8 +28,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from safecity.adapters.base import ConnectorContext
+from safecity.adapters.mqtt.commands import MqttCommander
 from safecity.adapters.mqtt.config import MqttConfig, Subscription
 from safecity.adapters.mqtt.mapping import topic_matches
+from safecity.core.actuators import ActuatorCommand, CommandOutcome, CommandResult
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,45 @@ class BatchSink(Protocol):
     ) -> object: ...
 
 
-def connector(context: ConnectorContext) -> MqttConnector:
-    """The runtime's factory: one connector per configured ``mqtt`` instance."""
-    if not isinstance(context.config, MqttConfig):
-        raise TypeError(f"adapter instance {context.name!r} has no MQTT settings")
-    return MqttConnector(context.config, context.receive, batch_sink=context.receive_batch)
+class MqttInstance:
+    """A configured broker: its subscriptions (inbound) and, when configured, the command
+    channel to actuators reached through it."""
+
+    def __init__(self, context: ConnectorContext) -> None:
+        config = context.config
+        if not isinstance(config, MqttConfig):
+            raise TypeError(f"adapter instance {context.name!r} has no MQTT settings")
+        self.inbound = (
+            MqttConnector(config, context.receive, batch_sink=context.receive_batch)
+            if config.subscriptions
+            else None
+        )
+        self.commands = MqttCommander(config, context.clock) if config.commands else None
+
+    async def start(self) -> None:
+        if self.inbound is not None:
+            await self.inbound.start()
+        if self.commands is not None:
+            await self.commands.start()
+
+    async def stop(self) -> None:
+        if self.commands is not None:
+            await self.commands.stop()
+        if self.inbound is not None:
+            await self.inbound.stop()
+
+    def handles(self, device_id: str) -> bool:
+        return self.commands is not None and self.commands.handles(device_id)
+
+    async def send(self, command: ActuatorCommand) -> CommandResult:
+        if self.commands is None:
+            return CommandResult(command, CommandOutcome.UNREACHABLE, "no command channel")
+        return await self.commands.send(command)
+
+
+def connector(context: ConnectorContext) -> MqttInstance:
+    """The runtime's factory: one per configured ``mqtt`` instance."""
+    return MqttInstance(context)
 
 
 class MqttConnectError(Exception):

@@ -80,6 +80,28 @@ class TopicMapping(BaseModel):
     severity: Literal["unknown", "minor", "moderate", "severe", "extreme"] | None = None
 
 
+class Commands(BaseModel):
+    """Commands to actuators over this broker: published to ``topic`` (QoS 1), answered by the
+    device on ``ack_topic`` with ``{"id": <command id>, "status": "ok" | "error", "detail": ...}``.
+    ``{device_id}`` in a topic is replaced by the device's register id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topic: str = Field(default="safecity/actuators/{device_id}/set", min_length=1)
+    ack_topic: str = Field(default="safecity/actuators/{device_id}/ack", min_length=1)
+    timeout_s: float = Field(default=5.0, gt=0, le=300)
+    #: Register ids (fnmatch patterns) of the devices reached through this broker.
+    devices: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+
+    @model_validator(mode="after")
+    def _templates(self) -> Commands:
+        for name in ("topic", "ack_topic"):
+            value = getattr(self, name)
+            if value.count("{device_id}") != 1 or "+" in value or "#" in value:
+                raise ValueError(f"{name} must contain {{device_id}} once and no wildcards")
+        return self
+
+
 class MqttConfig(BaseModel):
     """One broker: where it is, how to log in, what to subscribe to and which mapping reads it."""
 
@@ -109,6 +131,8 @@ class MqttConfig(BaseModel):
     mappings: list[TopicMapping] = Field(default_factory=list)
     #: Event sources are ``<source>/<topic>``.
     source: str = Field(default="mqtt", min_length=1, max_length=200)
+    #: Commands to actuators through this broker (off when absent).
+    commands: Commands | None = None
 
     @model_validator(mode="after")
     def _backoff(self) -> MqttConfig:
