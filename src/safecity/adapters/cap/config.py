@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    HttpUrl,
     PrivateAttr,
     StringConstraints,
     field_validator,
@@ -55,6 +56,17 @@ class CapPublish(BaseModel):
     max_entries: int = Field(default=100, ge=1, le=1000)
 
 
+class CapPoll(BaseModel):
+    """A feed (or single alert URL) this server fetches on a schedule. Only this configured URL
+    is ever fetched: links inside the feed are noted, never followed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: HttpUrl
+    interval_s: float = Field(default=60.0, ge=5, le=86_400)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+
 class CapConfig(BaseModel):
     """A CAP intake: which certificates sign trusted alerts and what happens to bad signatures."""
 
@@ -74,6 +86,8 @@ class CapConfig(BaseModel):
     #: Accept RSA-SHA1/SHA1 signatures (still common in national feeds such as NAADS 2013).
     allow_sha1: bool = False
     publish: CapPublish = Field(default_factory=CapPublish)
+    #: Feeds to poll; without any, alerts arrive only by push (HTTP, MQTT).
+    poll: list[CapPoll] = Field(default_factory=list, max_length=100)
 
     @field_validator("certificates")
     @classmethod
