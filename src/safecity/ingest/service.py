@@ -184,16 +184,7 @@ class IngestService:
             results[index] = ItemResult(
                 index, "rejected", errors=tuple(errors), dead_letter_id=letter_id
             )
-        if valid:
-            stored = await self._persist([e for _, e in valid], principal, channel)
-            for (index, event), (seq, duplicate) in zip(valid, stored, strict=True):
-                results[index] = ItemResult(
-                    index,
-                    "duplicate" if duplicate else "accepted",
-                    seq=seq,
-                    source=event.source,
-                    id=event.id,
-                )
+        results.update(await self._store_valid(valid, principal, channel))
         self.rejected += len(invalid)
         return BatchResult([results[i] for i in sorted(results)])
 
@@ -235,19 +226,28 @@ class IngestService:
                 errors=(too_early,),
                 dead_letter_id=letter,
             )
-        if valid:
-            stored = await self._persist([e for _, e in valid], principal, channel)
-            for (index, event), (seq, duplicate) in zip(valid, stored, strict=True):
-                results[index] = ItemResult(
-                    index,
-                    "duplicate" if duplicate else "accepted",
-                    seq=seq,
-                    source=event.source,
-                    id=event.id,
-                )
+        results.update(await self._store_valid(valid, principal, channel))
         return BatchResult([results[i] for i in sorted(results)])
 
     # --- internals -----------------------------------------------------------------------------
+
+    async def _store_valid(
+        self, valid: list[tuple[int, Event]], principal: Principal, channel: str
+    ) -> dict[int, ItemResult]:
+        """Store the valid items of an input; their results by input position."""
+        if not valid:
+            return {}
+        stored = await self._persist([e for _, e in valid], principal, channel)
+        return {
+            index: ItemResult(
+                index,
+                "duplicate" if duplicate else "accepted",
+                seq=seq,
+                source=event.source,
+                id=event.id,
+            )
+            for (index, event), (seq, duplicate) in zip(valid, stored, strict=True)
+        }
 
     def _future(
         self, event: Event, where: str, now: datetime, horizon: datetime

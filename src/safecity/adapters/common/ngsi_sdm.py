@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 from pydantic import ValidationError
 
+from safecity.adapters.base import Mapped, Rejection
+from safecity.core.errors import FieldError, InvalidInput
+from safecity.core.events import parse_event
 from safecity.core.registry import Sensor, SensorKind
 
 
@@ -547,3 +550,50 @@ def _centroid(points: list[tuple[float, float]]) -> dict[str, float]:
     lon = sum(p[0] for p in points) / len(points)
     lat = sum(p[1] for p in points) / len(points)
     return {"lon": lon, "lat": lat}
+
+
+def decode_json(raw: bytes, expected: str) -> Any:
+    """The JSON document, or :class:`InvalidInput` naming what was expected."""
+    if not raw.strip():
+        raise InvalidInput([FieldError("body", f"empty: expected {expected}")])
+    try:
+        return orjson.loads(raw.removeprefix(b"\xef\xbb\xbf"))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            [FieldError("body", f"not valid JSON: {exc.msg} at {exc.pos}")]
+        ) from None
+
+
+def map_items(
+    items: Sequence[Any],
+    where: Callable[[int], str],
+    read: Callable[[Any, list[str], str], Entity],
+    options: Options,
+    received_at: datetime,
+    mapped: Mapped,
+) -> Mapped:
+    """Each entity of a document to events, register entries and notes; a bad entity is a
+    rejection of its own. Raises :class:`InvalidInput` when no entity could be read."""
+    read_any = False
+    for index, item in enumerate(items):
+        at = where(index)
+        item_raw = orjson.dumps(item)
+        try:
+            entity = read(item, mapped.notes, at)
+            outcome = map_entity(entity, options, received_at)
+        except EntityFault as fault:
+            mapped.rejections.append(
+                Rejection(at, (FieldError(f"{at}.{fault.field}", fault.reason),), item_raw)
+            )
+            continue
+        read_any = True
+        mapped.notes.extend(outcome.notes)
+        mapped.sensors.extend(outcome.sensors)
+        for body in outcome.events:
+            try:
+                mapped.events.append(parse_event(body, where=at))
+            except InvalidInput as exc:
+                mapped.rejections.append(Rejection(at, tuple(exc.errors), item_raw))
+    if not read_any:  # every entity was refused: nothing of the document is usable
+        raise InvalidInput([e for r in mapped.rejections for e in r.errors][:100])
+    return mapped

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from safecity.adapters.base import ConnectorContext
+from safecity.adapters.mqtt.client import new_client
 from safecity.adapters.mqtt.commands import MqttCommander
 from safecity.adapters.mqtt.config import MqttConfig, Subscription
 from safecity.adapters.mqtt.mapping import topic_matches
@@ -175,26 +175,12 @@ class MqttConnector:
         self._connected = asyncio.Event()
         self._refused = asyncio.Event()
         self._stopping.clear()
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
+        client = new_client(
+            self.config,
             client_id=self.config.client_id,
             clean_session=self.config.clean_session,
-            protocol=paho.MQTTv311,
             manual_ack=True,
         )
-        if self.config.username is not None:
-            password = self.config.password
-            client.username_pw_set(
-                self.config.username, password.get_secret_value() if password else None
-            )
-        tls = self.config.tls
-        if tls is not None:
-            client.tls_set(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-            )
-            client.tls_insecure_set(tls.insecure)
         client.reconnect_delay_set(
             max(1, math.ceil(self.config.reconnect_min_s)),
             max(1, math.ceil(self.config.reconnect_max_s)),

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
+from safecity.adapters.mqtt.client import new_client
 from safecity.adapters.mqtt.config import Commands, MqttConfig
 from safecity.core.actuators import ActuatorCommand, CommandOutcome, CommandResult
 from safecity.core.clock import Clock
@@ -38,24 +38,7 @@ class MqttCommander:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"{self.config.client_id}-commands",
-            protocol=paho.MQTTv311,
-        )
-        if self.config.username is not None:
-            password = self.config.password
-            client.username_pw_set(
-                self.config.username, password.get_secret_value() if password else None
-            )
-        tls = self.config.tls
-        if tls is not None:
-            client.tls_set(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-            )
-            client.tls_insecure_set(tls.insecure)
+        client = new_client(self.config, client_id=f"{self.config.client_id}-commands")
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         self._client = client

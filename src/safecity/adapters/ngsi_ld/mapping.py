@@ -13,19 +13,17 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-import orjson
-
-from safecity.adapters.base import Mapped, MappingContext, Rejection
+from safecity.adapters.base import Mapped, MappingContext
 from safecity.adapters.common.ngsi_sdm import (
     SUPPORTED_TYPES,
     Entity,
     EntityFault,
-    map_entity,
+    decode_json,
+    map_items,
     unfeature,
 )
 from safecity.adapters.ngsi_ld.config import NgsiLdConfig
 from safecity.core.errors import FieldError, InvalidInput
-from safecity.core.events import parse_event
 
 #: URLs under which ETSI publishes the core @context; all resolve to the shipped copy.
 CORE_CONTEXT_PREFIX = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context"
@@ -87,47 +85,18 @@ class _Terms:
 
 def parse(raw: bytes, context: MappingContext) -> Mapped:
     config = context.config if isinstance(context.config, NgsiLdConfig) else NgsiLdConfig()
-    document = _decode(raw)
+    document = decode_json(raw, "an NGSI-LD entity or notification")
     mapped = Mapped()
     items, where, document_context = _entities(document, config)
     terms = _context_terms(document_context, mapped.notes)
-    options = config.options()
-    read_any = False
-    for index, item in enumerate(items):
-        at = where(index)
-        item_raw = orjson.dumps(item)
-        try:
-            entity = _entity(unfeature(item), terms, mapped.notes, at)
-            outcome = map_entity(entity, options, context.received_at)
-        except EntityFault as fault:
-            mapped.rejections.append(
-                Rejection(at, (FieldError(f"{at}.{fault.field}", fault.reason),), item_raw)
-            )
-            continue
-        read_any = True
-        mapped.notes.extend(outcome.notes)
-        mapped.sensors.extend(outcome.sensors)
-        for body in outcome.events:
-            try:
-                mapped.events.append(parse_event(body, where=at))
-            except InvalidInput as exc:
-                mapped.rejections.append(Rejection(at, tuple(exc.errors), item_raw))
-    if not read_any:  # every entity was refused: nothing of the document is usable
-        raise InvalidInput([e for r in mapped.rejections for e in r.errors][:100])
-    return mapped
-
-
-def _decode(raw: bytes) -> Any:
-    if not raw.strip():
-        raise InvalidInput(
-            [FieldError("body", "empty: expected an NGSI-LD entity or notification")]
-        )
-    try:
-        return orjson.loads(raw.removeprefix(b"\xef\xbb\xbf"))
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(
-            [FieldError("body", f"not valid JSON: {exc.msg} at {exc.pos}")]
-        ) from None
+    return map_items(
+        items,
+        where,
+        lambda item, notes, at: _entity(unfeature(item), terms, notes, at),
+        config.options(),
+        context.received_at,
+        mapped,
+    )
 
 
 def _entities(document: Any, config: NgsiLdConfig) -> tuple[list[Any], Any, Any]:

@@ -12,13 +12,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
-from safecity.adapters.base import Mapped, MappingContext, Rejection
-from safecity.adapters.common.ngsi_sdm import Entity, EntityFault, map_entity, unfeature
+from safecity.adapters.base import Mapped, MappingContext
+from safecity.adapters.common.ngsi_sdm import (
+    Entity,
+    EntityFault,
+    decode_json,
+    map_items,
+    unfeature,
+)
 from safecity.adapters.ngsi_v2.config import NgsiV2Config
 from safecity.core.errors import FieldError, InvalidInput
-from safecity.core.events import parse_event
 
 _NOT_ATTRIBUTES = frozenset({"id", "type", "isPattern", "idPattern"})
 #: ``/v2/entities/{id}/attrs`` (the entity id of an attribute-only body), from the origin.
@@ -28,46 +31,16 @@ _TYPE_QUERY = re.compile(r"[?&]type=([^&#]+)")
 
 def parse(raw: bytes, context: MappingContext) -> Mapped:
     config = context.config if isinstance(context.config, NgsiV2Config) else NgsiV2Config()
-    document = _decode(raw)
+    document = decode_json(raw, "an NGSI v2 entity or notification")
     items, where = _entities(document, config, context.origin)
-    mapped = Mapped()
-    options = config.options()
-    read_any = False
-    for index, item in enumerate(items):
-        at = where(index)
-        item_raw = orjson.dumps(item)
-        try:
-            entity = _entity(unfeature(item))
-            outcome = map_entity(entity, options, context.received_at)
-        except EntityFault as fault:
-            mapped.rejections.append(
-                Rejection(at, (FieldError(f"{at}.{fault.field}", fault.reason),), item_raw)
-            )
-            continue
-        read_any = True
-        mapped.notes.extend(outcome.notes)
-        mapped.sensors.extend(outcome.sensors)
-        for body in outcome.events:
-            try:
-                mapped.events.append(parse_event(body, where=at))
-            except InvalidInput as exc:
-                mapped.rejections.append(Rejection(at, tuple(exc.errors), item_raw))
-    if not read_any:  # every entity was refused: nothing of the document is usable
-        raise InvalidInput([e for r in mapped.rejections for e in r.errors][:100])
-    return mapped
-
-
-def _decode(raw: bytes) -> Any:
-    if not raw.strip():
-        raise InvalidInput(
-            [FieldError("body", "empty: expected an NGSI v2 entity or notification")]
-        )
-    try:
-        return orjson.loads(raw.removeprefix(b"\xef\xbb\xbf"))
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(
-            [FieldError("body", f"not valid JSON: {exc.msg} at {exc.pos}")]
-        ) from None
+    return map_items(
+        items,
+        where,
+        lambda item, _notes, _at: _entity(unfeature(item)),
+        config.options(),
+        context.received_at,
+        Mapped(),
+    )
 
 
 def _entities(
