@@ -33,6 +33,8 @@ def parse_xml(raw: bytes, *, where: str = "body") -> Element:
         ) from None
     except ParseError as exc:
         raise InvalidInput([FieldError(where, f"not well-formed XML: {exc}")]) from None
+    except (LookupError, ValueError) as exc:  # e.g. a declaration naming no real encoding
+        raise InvalidInput([FieldError(where, f"unreadable XML: {exc}")]) from None
     return root
 
 
@@ -130,4 +132,7 @@ def lxml_root(utf8: bytes) -> etree._Element:
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
-    return etree.fromstring(utf8, parser=parser)
+    try:
+        return etree.fromstring(utf8, parser=parser)
+    except etree.XMLSyntaxError as exc:  # stricter than ElementTree, e.g. on namespace URIs
+        raise InvalidInput([FieldError("body", f"not well-formed XML: {exc}")]) from None
