@@ -38,6 +38,8 @@ from safecity.benchmarking import machine
 ROOT = Path(__file__).resolve().parents[1]
 INTEROP = ROOT.parent / "shared" / "data" / "interop"
 TOPIC = "city/bench/noise/station-1"
+#: Concurrent senders in the one-document-per-call measurements.
+SENDERS = 4
 
 
 def _free_port() -> int:
@@ -319,15 +321,21 @@ async def stored_throughput(count: int) -> dict[str, Any]:
             await runtime.start()
             messages = [make(i) for i in range(count if name != "cap_feed_50" else count // 50)]
             started = time.perf_counter()
-            for raw in messages:
-                await runtime.adapters.receive(
-                    adapter,
-                    raw,
-                    principal=principal,
-                    channel="bench",
-                    content_type=content_type,
-                    origin=origin,
-                )
+            queue = list(reversed(messages))
+
+            async def sender() -> None:
+                # Like HTTP clients: each sends one document at a time, several send at once.
+                while queue:
+                    await runtime.adapters.receive(
+                        adapter,
+                        queue.pop(),
+                        principal=principal,
+                        channel="bench",
+                        content_type=content_type,
+                        origin=origin,
+                    )
+
+            await asyncio.gather(*(sender() for _ in range(SENDERS)))
             await runtime.settle(120)
             elapsed = time.perf_counter() - started
             stored = runtime.store.count_events()

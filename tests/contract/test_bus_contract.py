@@ -129,3 +129,14 @@ async def test_stopped_subscription_receives_nothing(bus: EventBus) -> None:
 async def test_invalid_subjects_are_refused_on_publish(bus: EventBus, subject: str) -> None:
     with pytest.raises(ValueError, match="invalid subject"):
         await bus.publish([BusMessage(subject=subject, data=b"")])
+
+
+async def test_linger_gathers_a_trickle_into_one_batch(bus: EventBus) -> None:
+    got = Collector(5)
+    await bus.subscribe("events.>", got, linger_s=0.2)
+    for i in range(5):
+        await bus.publish([msg("events.x", i)])
+        await asyncio.sleep(0.01)
+    await got.wait()
+    assert got.batches == 1
+    assert [int(m.data) for m in got.messages] == list(range(5))

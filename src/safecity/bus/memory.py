@@ -16,13 +16,20 @@ log = logging.getLogger(__name__)
 
 class _MemorySubscription:
     def __init__(
-        self, bus: MemoryBus, pattern: str, handler: BatchHandler, max_batch: int, max_deliver: int
+        self,
+        bus: MemoryBus,
+        pattern: str,
+        handler: BatchHandler,
+        max_batch: int,
+        max_deliver: int,
+        linger_s: float = 0.0,
     ) -> None:
         self._bus = bus
         self.pattern = pattern
         self._handler = handler
         self._max_batch = max_batch
         self._max_deliver = max_deliver
+        self._linger_s = linger_s
         # Pending chunks (one per publish call), not single messages: per-message queue
         # operations cost more than the handlers at tens of thousands of messages a second.
         self._chunks: deque[list[BusMessage]] = deque()
@@ -41,6 +48,8 @@ class _MemorySubscription:
             while not chunks:
                 self._ready.clear()
                 await self._ready.wait()
+            if self._linger_s and len(chunks[0]) < self._max_batch:
+                await asyncio.sleep(self._linger_s)
             batch = chunks.popleft()
             if chunks and len(batch) + len(chunks[0]) <= self._max_batch:
                 batch = list(batch)
@@ -128,11 +137,12 @@ class MemoryBus:
         durable: str | None = None,
         max_batch: int = 500,
         max_deliver: int = 5,
+        linger_s: float = 0.0,
     ) -> _MemorySubscription:
         del durable  # a process-local bus has nothing to resume
         if not valid_subject(subject, wildcards=True):
             raise ValueError(f"invalid subject pattern {subject!r}")
-        sub = _MemorySubscription(self, subject, handler, max_batch, max_deliver)
+        sub = _MemorySubscription(self, subject, handler, max_batch, max_deliver, linger_s)
         self._subs.append(sub)
         self._routes.clear()
         return sub

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import lru_cache
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -38,6 +39,7 @@ def parse_xml(raw: bytes, *, where: str = "body") -> Element:
     return root
 
 
+@lru_cache(maxsize=4096)  # a handful of tags repeat in every document
 def local_name(tag: str) -> str:
     """``{namespace}name`` -> ``name``."""
     return tag.rsplit("}", 1)[-1]

@@ -24,6 +24,9 @@ _MAX_REPLANS = 5
 #: The processor's name in the store's checkpoint table.
 CHECKPOINT = "correlation"
 _REPLAY_PAGE = 2000
+#: Correlation costs mostly per batch (one transaction); waiting this long for more events
+#: makes batches of a trickle of single pushes, for a few milliseconds of latency.
+_LINGER_S = 0.004
 
 
 class _Hooks(Protocol):
@@ -67,6 +70,7 @@ class CorrelationProcessor:
                 self._on_events,
                 durable="correlation",
                 max_batch=2000,
+                linger_s=_LINGER_S,
             )
         )
         self._subs.append(
