@@ -30,6 +30,7 @@ def settings(tmp_path: Path, broker: Broker) -> Settings:
                 "subscriptions": [
                     {"topic": "frigate/events", "adapter": "frigate"},
                     {"topic": "city/+/noise/#", "adapter": "city-broker"},
+                    {"topic": "v1.1/#", "adapter": "sensorthings"},
                 ],
                 "mappings": [
                     {
@@ -124,3 +125,25 @@ def test_mqtt_mapping_over_http(api: Api) -> None:
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
     assert bad.json()["dead_letter_id"]
+
+
+def test_sensorthings_observations_over_mqtt(api: Api, broker: Broker) -> None:
+    # FROST-Server's own example Observation, published as SensorThings MQTT clients do.
+    raw = (
+        INTEROP
+        / "sensorthings"
+        / "frost-server"
+        / "docs-examples"
+        / "4_ExampleEntities__03_observation.json"
+    ).read_bytes()
+    for _ in range(20):
+        publish(broker.port, "v1.1/Datastreams(7)/Observations", raw)
+        if wait_for_events(api, "sensor.observation", 1, within_s=0.5):
+            break
+    [observation] = wait_for_events(api, "sensor.observation", 1)
+    event = observation["event"]
+    assert isinstance(event, dict)
+    data = event["data"]
+    assert isinstance(data, dict)
+    assert (data["datastream_id"], data["result"]) == ("7", 49)
+    assert event["time"] == "2020-10-11T10:13:14Z"
