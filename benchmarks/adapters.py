@@ -298,6 +298,26 @@ def _variants() -> dict[str, tuple[str, Callable[[int], bytes], str | None, str 
     }
 
 
+async def _sender(
+    runtime: Any,
+    queue: list[bytes],
+    adapter: str,
+    content_type: str | None,
+    origin: str | None,
+    principal: Any,
+) -> None:
+    """Like an HTTP client: one document at a time; several of these send at once."""
+    while queue:
+        await runtime.adapters.receive(
+            adapter,
+            queue.pop(),
+            principal=principal,
+            channel="bench",
+            content_type=content_type,
+            origin=origin,
+        )
+
+
 async def stored_throughput(count: int) -> dict[str, Any]:
     """Messages/s from raw payload to stored event, one document per call as HTTP delivers
     them, through SQLite with correlation on."""
@@ -322,20 +342,12 @@ async def stored_throughput(count: int) -> dict[str, Any]:
             messages = [make(i) for i in range(count if name != "cap_feed_50" else count // 50)]
             started = time.perf_counter()
             queue = list(reversed(messages))
-
-            async def sender() -> None:
-                # Like HTTP clients: each sends one document at a time, several send at once.
-                while queue:
-                    await runtime.adapters.receive(
-                        adapter,
-                        queue.pop(),
-                        principal=principal,
-                        channel="bench",
-                        content_type=content_type,
-                        origin=origin,
-                    )
-
-            await asyncio.gather(*(sender() for _ in range(SENDERS)))
+            await asyncio.gather(
+                *(
+                    _sender(runtime, queue, adapter, content_type, origin, principal)
+                    for _ in range(SENDERS)
+                )
+            )
             await runtime.settle(120)
             elapsed = time.perf_counter() - started
             stored = runtime.store.count_events()

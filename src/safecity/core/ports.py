@@ -234,4 +234,8 @@ class EventBus(Protocol):
         durable: str | None = None,
         max_batch: int = 500,
         max_deliver: int = 5,
-    ) -> Subscription: ...
+        linger_s: float = 0.0,
+    ) -> Subscription:
+        """``linger_s``: after the first message of a batch, wait this long for more (fewer,
+        larger batches for handlers whose cost is per batch, at that much added latency)."""
+        ...
