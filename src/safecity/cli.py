@@ -70,6 +70,18 @@ def _settings(db: Path | None) -> Settings:
     return settings
 
 
+def _progress(*, quiet: bool) -> Progress:
+    """A progress bar on stderr (stdout stays clean for --json output)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+    )
+
+
 def _cli_principal(purpose: str | None) -> Principal:
     """The person at the terminal, acting as a local administrator for a declared purpose."""
     role = Role.ADMIN
@@ -246,15 +258,8 @@ def ingest(
                     errors=[FieldError("file", reason)],
                 )
                 return f"{file}: {reason} (kept as dead letter {letter})"
-            with Progress(
-                TextColumn("ingest"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                disable=json_out,
-            ) as bar:
-                task = bar.add_task("events", total=len(items))
+            with _progress(quiet=json_out) as bar:
+                task = bar.add_task("ingest", total=len(items))
                 for start in range(0, len(items), batch_size):
                     chunk = items[start : start + batch_size]
                     await _ingest_chunk(runtime, principal, channel, chunk, totals, first_errors)
@@ -361,14 +366,7 @@ def import_history(
         runtime = build_runtime(settings)
         await runtime.start()
         try:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                disable=json_out,
-            ) as bar:
+            with _progress(quiet=json_out) as bar:
                 tasks: dict[str, Any] = {}
 
                 def progress(file: str, done: int, total: int) -> None:

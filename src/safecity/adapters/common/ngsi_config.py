@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from safecity.adapters.common.ngsi_sdm import Options
+from safecity.adapters.common.validation import known_zone
 from safecity.core.registry import Ident, Text
 
 
@@ -53,11 +53,7 @@ class NgsiSettings(BaseModel):
     @field_validator("naive_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)
 
     def options(self) -> Options:
         r = self.defaults

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pyproj import CRS
 from pyproj.exceptions import CRSError
+
+from safecity.adapters.common.validation import known_zone
 
 Conversion = Literal[
     "fahrenheit_to_celsius",
@@ -68,11 +69,7 @@ class TimeSpec(BaseModel):
     @field_validator("zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)
 
 
 class LocationSpec(BaseModel):
