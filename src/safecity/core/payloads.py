@@ -204,6 +204,9 @@ class ReportCategory(StrEnum):
 class CitizenReport(EventPayload):
     category: ReportCategory
     description: LongText = ""
+    address: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        default=None, description="Where, as the reporter wrote it (a street, a crossing)"
+    )
     channel: ShortText = "app"
     reporter_ref: ShortText | None = Field(
         default=None, description="Pseudonymous reference, never a name or phone number"

@@ -77,9 +77,8 @@ def test_spec_post_example_becomes_a_citizen_report() -> None:
     assert data.category is ReportCategory.WASTE
     assert data.channel == "open311"
     assert data.media_count == 1
-    assert data.description == (
-        "A large sinkhole is destroying the street\nAddress: 1234 5th street"
-    )
+    assert data.description == "A large sinkhole is destroying the street"
+    assert data.address == "1234 5th street"
     expected_ref = hmac.new(SECRET.encode(), b"smit333@sfgov.edu", hashlib.sha256).hexdigest()
     assert data.reporter_ref == "o311-" + expected_ref[:32]
     assert any("WHISDORN" in n and "WHISPAWN" in n for n in mapped.notes)
@@ -151,7 +150,8 @@ def test_request_records_from_another_open311_server(name: str, count: int) -> N
     assert (first.location.lat, first.location.lon) == (37.762221815, -122.4651145)
     assert isinstance(first.data, CitizenReport)
     assert first.data.category is ReportCategory.OTHER
-    assert first.data.description == "Address: 8TH AVE and JUDAH ST"
+    assert first.data.description == ""
+    assert first.data.address == "8TH AVE and JUDAH ST"
     assert first.data.media_count == 1
     if count == 2:
         assert mapped.events[1].id == "ext-638349"

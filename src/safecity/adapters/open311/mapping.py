@@ -148,8 +148,6 @@ def _from_form(
     assert service is not None
     description = fields.get("description", "")
     text = "\n".join([description, *lines] if description else lines)
-    if address:
-        text = f"{text}\nAddress: {address}" if text else f"Address: {address}"
     identity = {
         "service_code": service.code,
         "jurisdiction_id": jurisdiction,
@@ -181,6 +179,8 @@ def _from_form(
         body["location"] = location
     if fields.get("reporter_ref"):
         body["data"]["reporter_ref"] = fields["reporter_ref"][:200]
+    if address:
+        body["data"]["address"] = address[:500]
     return parse_event(body)
 
 
@@ -398,8 +398,6 @@ def _record_event(
     assert category is not None
     parts = [p for p in (_text(record.get("description")),) if p]
     address = _text(record.get("address"))
-    if address:
-        parts.append(f"Address: {address}")
     body: dict[str, Any] = {
         "id": f"ext-{request_id}",
         "source": config.source,
@@ -415,6 +413,8 @@ def _record_event(
     }
     if location is not None:
         body["location"] = location
+    if address:
+        body["data"]["address"] = address[:500]
     return parse_event(body, where=where)
 
 
