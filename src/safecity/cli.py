@@ -654,6 +654,20 @@ def adapters_list(json_out: JsonOption = False) -> None:
     console.print(table)
 
 
+def _enclosed_report(enclosed: Any, context: Any) -> dict[str, Any]:
+    """What the adapter an envelope names makes of its content (e.g. CAP inside EDXL-DE)."""
+    from safecity.ingest.adapters import map_input
+
+    out: dict[str, Any] = {"adapter": enclosed.adapter, "where": enclosed.where}
+    try:
+        inner = map_input(enclosed.adapter, enclosed.raw, context)
+    except DomainError as exc:
+        out["rejected"] = [e.as_dict() for e in getattr(exc, "errors", [])]
+    else:
+        out["events"] = [e.to_json_dict() for e in inner.events]
+    return out
+
+
 @adapters_app.command("parse")
 def adapters_parse(
     files: Annotated[
@@ -702,10 +716,15 @@ def adapters_parse(
                 {"where": r.where, "errors": [e.as_dict() for e in r.errors]}
                 for r in mapped.rejections
             ]
-            report["enclosed"] = [{"adapter": e.adapter, "where": e.where} for e in mapped.enclosed]
+            report["enclosed"] = [_enclosed_report(e, context) for e in mapped.enclosed]
             report["notes"] = mapped.notes
         reports.append(report)
-    failed = any(r.get("rejected") or r.get("rejected_parts") for r in reports)
+    failed = any(
+        r.get("rejected")
+        or r.get("rejected_parts")
+        or any("rejected" in e for e in r.get("enclosed", []))
+        for r in reports
+    )
     if json_out:
         sys.stdout.write(json.dumps(reports, indent=2, ensure_ascii=False) + "\n")
     else:
@@ -725,7 +744,19 @@ def adapters_parse(
                 reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in part["errors"])
                 console.print(f"  [red]refused part[/] {part['where']}: {reasons}", soft_wrap=True)
             for enclosed in r["enclosed"]:
-                console.print(f"  encloses {enclosed['adapter']} content at {enclosed['where']}")
+                got = (
+                    f"{len(enclosed['events'])} event(s)"
+                    if "events" in enclosed
+                    else "refused: "
+                    + "; ".join(f"{e['field']}: {e['reason']}" for e in enclosed["rejected"])
+                )
+                console.print(
+                    f"  {enclosed['where']} ({enclosed['adapter']}): {got}", soft_wrap=True
+                )
+                for e in enclosed.get("events", []):
+                    console.print(
+                        f"    {e['type']} {e['time']}  {e['source']} {e['id']}", soft_wrap=True
+                    )
             for note in r["notes"]:
                 console.print(f"  note: {note}", soft_wrap=True)
     if failed:

@@ -136,3 +136,22 @@ def test_bench_prints_throughput_and_ratio() -> None:
     assert result["library_events_per_s"] > 0
     assert result["http_events_per_s"] > 0
     assert 0 < result["http_to_library_ratio"] < 10
+
+
+def test_adapters_parse_opens_envelopes_and_exits_1_on_refusals() -> None:
+    from support import INTEROP
+
+    folder = INTEROP / "edxl" / "edxl-de-1.0"
+    code, out = invoke(
+        "adapters", "parse", "--standard", "edxl", "--json", str(folder / "bushfire_valid.edxlde")
+    )
+    assert code == 0
+    (report,) = json.loads(out)
+    assert [len(e["events"]) for e in report["enclosed"]] == [1] * 7
+    assert report["enclosed"][0]["events"][0]["type"] == "alert.issued"
+    code, out = invoke(
+        "adapters", "parse", "--standard", "edxl", "--json", str(folder / "bushfire_invalid.edxlde")
+    )
+    assert code == 1
+    refused = [e for e in json.loads(out)[0]["enclosed"] if "rejected" in e]
+    assert [e["where"] for e in refused] == ["contentObject[1]", "contentObject[2]"]

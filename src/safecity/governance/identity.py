@@ -62,6 +62,9 @@ class IdentityService:
     def list_agencies(self) -> list[Agency]:
         return self._store.list_agencies()
 
+    def get_user(self, user_id: str) -> User | None:
+        return self._store.get_user(user_id)
+
     def list_users(self, agency_id: str | None = None) -> list[User]:
         return self._store.list_users(agency_id)
 

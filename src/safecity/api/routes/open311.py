@@ -180,8 +180,7 @@ async def _integrator(svc: ApiServices, config: Open311Config, api_key: str) -> 
     invalid = "api_key: invalid api_key received -- can't proceed with create_request"
     if user_id is None:
         raise _Open311Error(403, invalid)
-    users = await asyncio.to_thread(svc.identity.list_users)
-    user = next((u for u in users if u.id == user_id), None)
+    user = await asyncio.to_thread(svc.identity.get_user, user_id)
     if user is None or not user.active or user.role is not Role.INTEGRATOR:
         raise _Open311Error(403, invalid)
     return Principal(
