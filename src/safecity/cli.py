@@ -7,6 +7,7 @@ import getpass
 import json
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -154,6 +155,14 @@ def demo(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Summary as one JSON object")] = False,
     seed: Annotated[int, typer.Option(help="Random seed of the simulation")] = 7,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"],
+            help="Headless only: simulated start time (UTC if no zone; default: now). With "
+            "--seed it makes a run repeatable; it must not be in the future.",
+        ),
+    ] = None,
     port: Annotated[int, typer.Option(help="Port of the API in live mode")] = 8080,
     db: Annotated[
         Path | None,
@@ -175,6 +184,7 @@ def demo(
             port=port,
             db=db,
             quiet=json_out,
+            start=None if start is None else (start if start.tzinfo else start.replace(tzinfo=UTC)),
             console=console,
         )
     )

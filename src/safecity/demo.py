@@ -183,8 +183,10 @@ async def run_demo(
     db: Path | None,
     quiet: bool,
     console: Console,
+    start: datetime | None = None,
 ) -> dict[str, Any]:
-    """Run the demo; returns the summary (also printed by the CLI in headless mode)."""
+    """Run the demo; returns the summary (also printed by the CLI in headless mode).
+    ``start`` (headless only) fixes the simulated start, so a seed repeats a run exactly."""
     workdir = None
     if db is None:
         workdir = tempfile.TemporaryDirectory(prefix="safecity-demo-")
@@ -195,7 +197,8 @@ async def run_demo(
     city = DemoCity.load()
     # The demo's NVR is a Frigate server; Frigate sends no positions, so its cameras are placed.
     settings.adapters = [frigate_cameras([(c.id, c.lon, c.lat) for c in city.cameras])]
-    start = datetime.now(UTC).replace(microsecond=0)
+    if start is None or not headless:
+        start = datetime.now(UTC).replace(microsecond=0)
     clock: Clock = ManualClock(start) if headless else SystemClock()
     runtime = build_runtime(settings, clock=clock)
     try:

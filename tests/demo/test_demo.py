@@ -38,11 +38,33 @@ def test_headless_demo_is_deterministic_for_a_seed() -> None:
     def run() -> dict[str, object]:
         out = (
             CliRunner()
-            .invoke(app, ["demo", "--headless", "--duration", "60", "--json", "--seed", "3"])
+            .invoke(
+                app,
+                [
+                    "demo",
+                    "--headless",
+                    "--duration",
+                    "60",
+                    "--json",
+                    "--seed",
+                    "3",
+                    "--start",
+                    "2026-11-20T16:00:00+00:00",
+                ],
+            )
             .output
         )
         summary = json.loads(out.strip().splitlines()[-1])
-        return {k: summary[k] for k in ("events_ingested", "incidents_by_type", "rejects")}
+        return {
+            k: summary[k]
+            for k in (
+                "events_ingested",
+                "incidents_by_type",
+                "rejects",
+                "messages_by_format",
+                "situations_started",
+            )
+        }
 
     assert run() == run()
 
