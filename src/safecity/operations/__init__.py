@@ -1,0 +1,1 @@
+"""Operations services: units and shifts, dispatch, procedures, channels, automations, KPIs."""

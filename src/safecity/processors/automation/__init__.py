@@ -1,0 +1,1 @@
+"""Automations: rules that turn events and incident changes into traced action plans."""

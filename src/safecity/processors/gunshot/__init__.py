@@ -1,0 +1,1 @@
+"""Gunshot location from acoustic sensors' arrival times (TDOA multilateration)."""

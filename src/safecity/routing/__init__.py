@@ -1,0 +1,1 @@
+"""Drive times on a packaged road network, and ranking responder units by them."""
