@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safecity.adapters import registry
@@ -19,10 +20,12 @@ from safecity.adapters.base import (
 )
 from safecity.adapters.configuration import load_instances
 from safecity.core.actuators import ActuatorChannel
+from safecity.core.areas import AreaMap
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.errors import FieldError
 from safecity.core.identity import Principal, Purpose, Role
 from safecity.core.ports import EventBus, Store
+from safecity.core.priority import PriorityConfig, PriorityModel
 from safecity.governance.audit import AuditLog
 from safecity.governance.identity import IdentityService
 from safecity.governance.registry import SensorRegistry
@@ -31,13 +34,22 @@ from safecity.incidents.service import IncidentService
 from safecity.ingest.adapters import AdapterIntake
 from safecity.ingest.queries import EventQueries
 from safecity.ingest.service import IngestLimits, IngestService, Rejected
+from safecity.maps import PACKAGED as PACKAGED_MAPS
+from safecity.maps import load_areas, load_places
 from safecity.processors.correlation import (
     CorrelationConfig,
     CorrelationProcessor,
     CorrelationRule,
     Correlator,
 )
-from safecity.processors.correlation.engine import DEFAULT_RULES, CorrelationPlan
+from safecity.processors.correlation.engine import (
+    DEFAULT_RULES,
+    DUPLICATE_REPORTS,
+    SHOTS_FIRED,
+    CorrelationPlan,
+    FusionRule,
+    pair_rules,
+)
 from safecity.settings import Settings
 
 if TYPE_CHECKING:
@@ -70,10 +82,43 @@ def correlation_config(settings: Settings) -> CorrelationConfig:
             c.radius_m.get(kind, base.radius_m),
             timedelta(seconds=c.window_s[kind]) if kind in c.window_s else base.window,
         )
+    if c.fusion is None:
+        fusion = (SHOTS_FIRED, DUPLICATE_REPORTS, *pair_rules(rules))
+    else:
+        fusion = tuple(
+            FusionRule(
+                f.name,
+                f.radius_m,
+                timedelta(seconds=f.window_s),
+                event_types=frozenset(f.event_types),
+                incident_types=frozenset(f.incident_types),
+                same_incident_type=f.same_incident_type,
+            )
+            for f in c.fusion
+        )
+    city = settings.city
+    places = _resolve_map(settings, city.places)
+    areas = _resolve_map(settings, city.areas)
     return CorrelationConfig(
         default=CorrelationRule(c.default_radius_m, timedelta(seconds=c.default_window_s)),
         per_type=rules,
+        fusion=fusion,
+        priority=PriorityModel(
+            PriorityConfig(timezone=city.timezone, vulnerable_radius_m=city.vulnerable_radius_m),
+            load_places(places) if places is not None else None,
+        ),
+        areas=load_areas(areas) if areas is not None else AreaMap(),
     )
+
+
+def _resolve_map(settings: Settings, value: str | None) -> str | Path | None:
+    """A packaged map name as is; a file path relative to the settings file's folder."""
+    if value is None or value in PACKAGED_MAPS:
+        return value
+    path = Path(value)
+    if not path.is_absolute() and settings.config_dir is not None:
+        path = settings.config_dir / path
+    return path
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,12 +20,73 @@ class MemoryBusSettings(BaseModel):
     type: Literal["memory"] = "memory"
 
 
+class FusionRuleSettings(BaseModel):
+    """One row of the fusion matrix: these kinds of event within this distance and time are one
+    incident. Empty ``event_types`` / ``incident_types`` admit any."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=80)
+    radius_m: float = Field(gt=0, le=50_000)
+    window_s: float = Field(gt=0, le=7 * 86_400)
+    event_types: list[str] = Field(default_factory=list)
+    incident_types: list[str] = Field(default_factory=list)
+    same_incident_type: bool = False
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_event_types(cls, value: list[str]) -> list[str]:
+        from safecity.core.catalogue import CATALOGUE
+
+        unknown = sorted(set(value) - set(CATALOGUE))
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; see GET /v1/event-types")
+        return value
+
+    @field_validator("incident_types")
+    @classmethod
+    def _known_incident_types(cls, value: list[str]) -> list[str]:
+        from safecity.core.catalogue import BASE_PRIORITY
+
+        unknown = sorted(set(value) - set(BASE_PRIORITY))
+        if unknown:
+            raise ValueError(f"unknown incident types {unknown}; known: {sorted(BASE_PRIORITY)}")
+        return value
+
+
 class CorrelationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     default_radius_m: float = Field(default=250.0, gt=0, le=50_000)
     default_window_s: float = Field(default=900.0, gt=0, le=7 * 86_400)
     radius_m: dict[str, float] = Field(default_factory=dict, description="Per incident type")
     window_s: dict[str, float] = Field(default_factory=dict, description="Per incident type")
+    #: The fusion matrix. None keeps the defaults (shots fired: gunshot, camera abnormal event,
+    #: calls and reports within 250 m and 3 min; duplicate citizen reports within 50 m; and the
+    #: compatible incident-type pairs); a list replaces them all.
+    fusion: list[FusionRuleSettings] | None = None
+
+
+class CitySettings(BaseModel):
+    """Where the platform runs: its time zone, vulnerable places and named areas."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "safecity"
+    timezone: str = Field(default="UTC", description="IANA zone for time-of-day rules and KPIs")
+    #: A packaged map name ("helsinki") or a JSON file of places (see docs/operations.md).
+    places: str | None = None
+    #: A packaged map name or a JSON file of named areas (polygons or centres).
+    areas: str | None = None
+    vulnerable_radius_m: float = Field(default=200.0, gt=0, le=5_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}, e.g. Europe/Helsinki") from None
+        return value
 
 
 class ApiSettings(BaseModel):
@@ -49,6 +110,7 @@ class Settings(BaseSettings):
     store: SqliteStoreSettings = Field(default_factory=SqliteStoreSettings)
     bus: MemoryBusSettings = Field(default_factory=MemoryBusSettings)
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
+    city: CitySettings = Field(default_factory=CitySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     max_future_skew_s: float = Field(default=300.0, ge=0, le=86_400)
     #: Configured adapter instances: each a table with ``type`` (the adapter), an optional

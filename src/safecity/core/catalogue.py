@@ -49,7 +49,10 @@ BASE_PRIORITY: dict[str, int] = {
 }
 
 
-_COMPATIBLE_PAIRS = [
+#: Incident types that describe the same situation from different angles: a help button
+#: pressed next to a fight is one incident, not two. Correlation turns each pair into a fusion
+#: rule (close by both types' radius and window).
+COMPATIBLE_PAIRS: tuple[tuple[str, str], ...] = (
     (IncidentType.HELP_REQUEST, IncidentType.VIOLENCE),
     (IncidentType.HELP_REQUEST, IncidentType.MEDICAL),
     (IncidentType.HELP_REQUEST, IncidentType.SHOOTING),
@@ -62,16 +65,14 @@ _COMPATIBLE_PAIRS = [
     (IncidentType.MEDICAL, IncidentType.VIOLENCE),
     (IncidentType.CROWD, IncidentType.PUBLIC_ORDER),
     (IncidentType.NOISE, IncidentType.PUBLIC_ORDER),
-]
+)
 
-#: Incident types that describe the same situation from different angles: a help button
-#: pressed next to a fight is one incident, not two. Symmetric; every type is compatible with
-#: itself.
+#: The pairs as a symmetric relation; every type is compatible with itself.
 COMPATIBLE: dict[str, frozenset[str]] = {
     kind: frozenset(
         {kind}
-        | {b for a, b in _COMPATIBLE_PAIRS if a == kind}
-        | {a for a, b in _COMPATIBLE_PAIRS if b == kind}
+        | {b for a, b in COMPATIBLE_PAIRS if a == kind}
+        | {a for a, b in COMPATIBLE_PAIRS if b == kind}
     )
     for kind in BASE_PRIORITY
 }

@@ -94,3 +94,31 @@ class BBox:
 
     def contains(self, lon: float, lat: float) -> bool:
         return self.min_lon <= lon <= self.max_lon and self.min_lat <= lat <= self.max_lat
+
+
+Ring = tuple[tuple[float, float], ...]
+
+
+def point_in_ring(lon: float, lat: float, ring: Ring) -> bool:
+    """Even-odd rule on a closed or open ring of (lon, lat); fine at city scale."""
+    inside = False
+    n = len(ring)
+    if n < 3:
+        return False
+    j = n - 1
+    for i in range(n):
+        xi, yi = ring[i]
+        xj, yj = ring[j]
+        if (yi > lat) != (yj > lat):
+            x_cross = xi + (lat - yi) * (xj - xi) / (yj - yi)
+            if lon < x_cross:
+                inside = not inside
+        j = i
+    return inside
+
+
+def point_in_polygon(lon: float, lat: float, rings: tuple[Ring, ...]) -> bool:
+    """GeoJSON polygon semantics: inside the first (outer) ring and outside every hole."""
+    if not rings or not point_in_ring(lon, lat, rings[0]):
+        return False
+    return not any(point_in_ring(lon, lat, hole) for hole in rings[1:])

@@ -6,10 +6,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from safecity.core.errors import Conflict
+from safecity.core.events import Severity
 from safecity.core.geo import Location
+from safecity.core.priority import PriorityAssessment
 
 
 class IncidentStatus(StrEnum):
@@ -40,6 +42,49 @@ def check_transition(current: IncidentStatus, target: IncidentStatus) -> None:
         raise Conflict(f"cannot go from {current.value} to {target.value}; allowed: {allowed}")
 
 
+class IncidentSignals(BaseModel):
+    """What the linked events say, kept so priority and fusion survive a restart."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    classified_priority: int = Field(default=5, ge=1, le=5)
+    max_severity: Severity = Severity.UNKNOWN
+    max_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: Distinct event sources (devices, systems, channels); capped, the count is what matters.
+    sources: tuple[str, ...] = ()
+    #: Distinct event types linked, for fusion rules that ask "does it hold a gunshot?".
+    event_types: tuple[str, ...] = ()
+
+
+MAX_SOURCES = 100
+
+
+class ChecklistItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    text: str
+    agency_kind: str | None = Field(default=None, description="Which kind of agency does it")
+    done_at: datetime | None = None
+    done_by: str | None = None
+    note: str | None = None
+
+
+class ProcedureState(BaseModel):
+    """The procedure for this incident's type, and how far through its checklist we are."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    procedure_id: str
+    name: str
+    required_capabilities: tuple[str, ...] = ()
+    items: tuple[ChecklistItem, ...] = ()
+
+    @property
+    def done(self) -> int:
+        return sum(1 for item in self.items if item.done_at is not None)
+
+
 class Incident(BaseModel):
     """The current state of one incident. Every change makes a new version."""
 
@@ -63,6 +108,16 @@ class Incident(BaseModel):
     units: tuple[str, ...] = ()
     summary: str = ""
     version: int = Field(default=1, ge=1)
+    signals: IncidentSignals = IncidentSignals()
+    assessment: PriorityAssessment | None = None
+    area: str | None = Field(default=None, description="Named operational area it lies in")
+    agencies: tuple[str, ...] = Field(
+        default=(), description="Agencies involved: they see the incident and its channel"
+    )
+    procedure: ProcedureState | None = None
+    merged_into: str | None = Field(
+        default=None, description="Set when an operator merged it into another incident"
+    )
 
     @property
     def is_open(self) -> bool:
@@ -94,4 +149,20 @@ class IncidentWrite(BaseModel):
     incident: Incident
     expected_version: int | None
     link_events: tuple[tuple[str, str], ...] = ()
+    #: Why each event in ``link_events`` was linked (same order), e.g. the fusion rule, the
+    #: distance and the time gap. Empty means "no reason recorded" for all of them.
+    link_reasons: tuple[dict[str, Any], ...] = ()
+    #: Events moved here from another incident by a person (merge, split); the store checks
+    #: each belongs to ``move_from`` before moving it.
+    move_events: tuple[tuple[str, str], ...] = ()
+    move_from: str | None = None
+    move_reason: dict[str, Any] = Field(default_factory=dict)
     timeline: tuple[TimelineEntry, ...] = ()
+
+    @model_validator(mode="after")
+    def _reasons_match_links(self) -> IncidentWrite:
+        if self.link_reasons and len(self.link_reasons) != len(self.link_events):
+            raise ValueError("link_reasons must be empty or give one reason per linked event")
+        if self.move_events and self.move_from is None:
+            raise ValueError("move_events needs move_from")
+        return self

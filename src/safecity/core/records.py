@@ -18,6 +18,8 @@ class StoredEvent:
     received_at: datetime
     event: Event
     incident_id: str | None = None
+    #: Why it was linked to ``incident_id`` (rule, distance, time gap), when it is linked.
+    link_reason: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,15 @@
 """The correlation engine: pure, in memory, deterministic given its clock and id factory.
 
 Events join an open incident of the same incident type when they are within that type's radius
-and time window (measured on event time, so replayed history correlates as it happened), or when
-they carry the correlation id of an event already in it. Otherwise an event that may open an
-incident opens one. The engine plans writes; it commits its own state only after the store has
-accepted them, so a refused write (a person changed the incident meanwhile) can be re-planned.
+and time window (measured on event time, so replayed history correlates as it happened); events
+of different kinds join when a fusion rule says they describe one situation (a gunshot, a fight
+on camera and a call within 250 m and 3 minutes); and an event carrying the correlation id of an
+event already in an incident joins that incident. Otherwise an event that may open an incident
+opens one. Every link records why it was made.
+
+The engine plans writes; it commits its own state only after the store has accepted them, so a
+refused write (a person changed the incident meanwhile) can be re-planned. Each touched incident
+is re-scored by the explainable priority model.
 """
 
 from __future__ import annotations
@@ -15,13 +20,22 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from safecity.core.catalogue import COMPATIBLE, IncidentType, classify
+from safecity.core.areas import AreaMap
+from safecity.core.catalogue import COMPATIBLE_PAIRS, Classification, IncidentType, classify
 from safecity.core.clock import Clock
-from safecity.core.events import Event
+from safecity.core.events import Event, Severity
 from safecity.core.geo import EARTH_RADIUS_M, Location, haversine_m
 from safecity.core.ids import new_id
-from safecity.core.incidents import Incident, IncidentWrite, TimelineEntry
+from safecity.core.incidents import (
+    MAX_SOURCES,
+    Incident,
+    IncidentSignals,
+    IncidentWrite,
+    TimelineEntry,
+)
+from safecity.core.priority import PriorityInputs, PriorityModel
 
 T = IncidentType
 
@@ -59,9 +73,96 @@ DEFAULT_RULES: dict[str, CorrelationRule] = {
 
 
 @dataclass(frozen=True)
+class FusionRule:
+    """Events of different kinds that describe one situation when this close in space and time.
+
+    An event joins an open incident of another incident type under this rule when the rule
+    admits the event (its type is in ``event_types`` and its classified incident type in
+    ``incident_types``; an empty set admits any) and the incident already holds an event the
+    rule admits. Incidents of the event's own type follow that type's rule instead, except
+    under ``same_incident_type``, which is for duplicates (two citizen reports of one thing).
+    """
+
+    name: str
+    radius_m: float
+    window: timedelta
+    event_types: frozenset[str] = frozenset()
+    incident_types: frozenset[str] = frozenset()
+    same_incident_type: bool = False
+
+    def __post_init__(self) -> None:
+        CorrelationRule(self.radius_m, self.window)  # the same bounds apply
+
+    def admits(self, event_type: str, incident_type: str) -> bool:
+        return (not self.event_types or event_type in self.event_types) and (
+            not self.incident_types or incident_type in self.incident_types
+        )
+
+    def admits_incident(self, incident: Incident) -> bool:
+        if self.incident_types and incident.type not in self.incident_types:
+            return False
+        if not self.event_types:
+            return True
+        return any(t in self.event_types for t in incident.signals.event_types)
+
+
+#: The situations the issue names: shots with the fight, calls and reports around them; and
+#: citizens reporting the same thing twice.
+SHOTS_FIRED = FusionRule(
+    "shots-fired",
+    250.0,
+    timedelta(minutes=3),
+    event_types=frozenset(
+        {
+            "gunshot.located",
+            "acoustic.pulse",
+            "camera.abnormal",
+            "call.emergency",
+            "citizen.report",
+            "lamp.emergency_button",
+        }
+    ),
+    incident_types=frozenset({T.SHOOTING, T.VIOLENCE, T.HELP_REQUEST, T.MEDICAL, T.PUBLIC_ORDER}),
+)
+DUPLICATE_REPORTS = FusionRule(
+    "duplicate-citizen-reports",
+    50.0,
+    timedelta(hours=24),
+    event_types=frozenset({"citizen.report"}),
+    same_incident_type=True,
+)
+
+
+def pair_rules(per_type: Mapping[str, CorrelationRule] = DEFAULT_RULES) -> tuple[FusionRule, ...]:
+    """One fusion rule per compatible pair of incident types, from those types' own rules."""
+    # Compatible incident types must be close by both types' rules: a fight 500 m from a
+    # shooting is another situation even though shots are heard that far.
+    rules = []
+    for a, b in COMPATIBLE_PAIRS:
+        ra, rb = per_type.get(a), per_type.get(b)
+        if ra is None or rb is None:
+            continue
+        rules.append(
+            FusionRule(
+                f"{a}+{b}",
+                min(ra.radius_m, rb.radius_m),
+                min(ra.window, rb.window),
+                incident_types=frozenset({a, b}),
+            )
+        )
+    return tuple(rules)
+
+
+DEFAULT_FUSION: tuple[FusionRule, ...] = (SHOTS_FIRED, DUPLICATE_REPORTS, *pair_rules())
+
+
+@dataclass(frozen=True)
 class CorrelationConfig:
     default: CorrelationRule = CorrelationRule(250.0, timedelta(minutes=15))
     per_type: Mapping[str, CorrelationRule] = field(default_factory=lambda: dict(DEFAULT_RULES))
+    fusion: tuple[FusionRule, ...] = DEFAULT_FUSION
+    priority: PriorityModel = field(default_factory=PriorityModel)
+    areas: AreaMap = field(default_factory=AreaMap)
     actor: str = "system:correlation"
 
     def rule(self, incident_type: str) -> CorrelationRule:
@@ -69,7 +170,13 @@ class CorrelationConfig:
 
     @property
     def max_window(self) -> timedelta:
-        return max([self.default.window, *(r.window for r in self.per_type.values())])
+        return max(
+            [
+                self.default.window,
+                *(r.window for r in self.per_type.values()),
+                *(f.window for f in self.fusion),
+            ]
+        )
 
 
 @dataclass
@@ -255,52 +362,104 @@ class Correlator:
 
     def candidates(
         self, event: Event, incident_type: str, extra: Iterable[_Track]
-    ) -> _Track | None:
-        """The open incident ``event`` should join, or None."""
+    ) -> tuple[_Track, dict[str, Any]] | None:
+        """The open incident ``event`` should join and why, or None."""
+        extra = list(extra)
         cid = event.context.correlation_id
         if cid is not None:
+            why = {"rule": "correlation_id", "correlation_id": cid}
             for track in extra:
                 if cid in track.correlation_ids:
-                    return track
+                    return track, why
             incident_id = self._by_correlation.get(cid)
             if incident_id is not None and incident_id in self._tracks:
-                return self._tracks[incident_id]
+                return self._tracks[incident_id], why
         loc = event.location
         if loc is None:
             return None
-        kinds = COMPATIBLE.get(incident_type, frozenset({incident_type}))
         own = self.config.rule(incident_type)
-        pool: list[_Track] = []
-        for kind in kinds:
-            radius = (
-                own.radius_m if kind == incident_type else _across(own, self.config.rule(kind))[0]
-            )
-            pool.extend(self._tracks[i] for i in self._grid(kind).near(loc.lon, loc.lat, radius))
-        pool.extend(t for t in extra if t.incident.type in kinds)
-        best: _Track | None = None
-        best_d = math.inf
-        for track in pool:
+        # (score, incident id) orders candidates; same-type matches win over fused ones at a
+        # similar distance, and the id breaks ties so the choice never depends on set order.
+        best: tuple[float, str, _Track, dict[str, Any]] | None = None
+
+        def consider(track: _Track, radius: float, window: timedelta, why: dict[str, Any]) -> None:
+            nonlocal best
             inc = track.incident
             if inc.location is None or not inc.is_open:
-                continue
-            same = inc.type == incident_type
-            radius, window = (
-                (own.radius_m, own.window) if same else _across(own, self.config.rule(inc.type))
-            )
+                return
             if not (inc.first_event_at - window <= event.time <= inc.last_event_at + window):
-                continue
+                return
             d = haversine_m(loc.lon, loc.lat, inc.location.lon, inc.location.lat)
-            # Same-type matches win over compatible ones at a similar distance.
-            score = d if same else d * 1.5
-            if d <= radius and score < best_d:
-                best, best_d = track, score
-        return best
+            if d > radius:
+                return
+            score = d if why["rule"] == "same_type" else d * 1.5
+            if best is None or (score, inc.id) < best[:2]:
+                gap = max(
+                    (inc.first_event_at - event.time).total_seconds(),
+                    (event.time - inc.last_event_at).total_seconds(),
+                    0.0,
+                )
+                reason = {
+                    **why,
+                    "distance_m": round(d, 1),
+                    "radius_m": radius,
+                    "gap_s": round(gap, 1),
+                    "window_s": window.total_seconds(),
+                }
+                best = (score, inc.id, track, reason)
+
+        same = {"rule": "same_type", "incident_type": incident_type}
+        for track in self._near(incident_type, loc, own.radius_m, extra):
+            if track.incident.type == incident_type:
+                consider(track, own.radius_m, own.window, same)
+        for rule in self.config.fusion:
+            if not rule.admits(event.type, incident_type):
+                continue
+            kinds = (
+                {incident_type}
+                if rule.same_incident_type
+                else rule.incident_types or set(self._grids) | {t.incident.type for t in extra}
+            )
+            why = {"rule": "fusion", "fusion_rule": rule.name, "incident_type": incident_type}
+            for kind in sorted(kinds):
+                if kind == incident_type and not rule.same_incident_type:
+                    continue  # same-type matches follow the type's own rule
+                for track in self._near(kind, loc, rule.radius_m, extra):
+                    if track.incident.type == kind and rule.admits_incident(track.incident):
+                        consider(track, rule.radius_m, rule.window, why)
+        return (best[2], best[3]) if best is not None else None
+
+    def _near(
+        self, incident_type: str, loc: Location, radius_m: float, extra: list[_Track]
+    ) -> list[_Track]:
+        grid = self._grids.get(incident_type)
+        found = [self._tracks[i] for i in grid.near(loc.lon, loc.lat, radius_m)] if grid else []
+        found.extend(t for t in extra if t.incident.type == incident_type)
+        return found
 
 
-def _across(a: CorrelationRule, b: CorrelationRule) -> tuple[float, timedelta]:
-    # Different but compatible types must be close by both measures: a fight 500 m from a
-    # shooting is another situation even though shots are heard that far.
-    return min(a.radius_m, b.radius_m), min(a.window, b.window)
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+
+
+def _signals_with(
+    signals: IncidentSignals, event: Event, verdict: Classification
+) -> IncidentSignals:
+    sources = signals.sources
+    if event.source not in sources and len(sources) < MAX_SOURCES:
+        sources = (*sources, event.source)
+    types = signals.event_types
+    if event.type not in types:
+        types = (*types, event.type)
+    severity = signals.max_severity
+    if _SEVERITY_RANK[event.severity] > _SEVERITY_RANK[severity]:
+        severity = event.severity
+    return IncidentSignals(
+        classified_priority=min(signals.classified_priority, verdict.priority),
+        max_severity=severity,
+        max_confidence=max(signals.max_confidence, event.confidence),
+        sources=sources,
+        event_types=types,
+    )
 
 
 class _Planner:
@@ -310,10 +469,11 @@ class _Planner:
         self.engine = engine
         self.now = engine._clock.now()
         self.staged: dict[str, _Track] = {}
-        self.base_version: dict[str, int | None] = {}
-        self.links: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.base: dict[str, Incident | None] = {}
+        self.links: dict[str, list[tuple[tuple[str, str], dict[str, Any]]]] = defaultdict(list)
         self.timeline: dict[str, list[TimelineEntry]] = defaultdict(list)
         self.opened: list[str] = []
+        self.openers: dict[str, Event] = {}
 
     def run(self, events: Sequence[Event]) -> CorrelationPlan:
         for event in events:
@@ -328,48 +488,47 @@ class _Planner:
         found = self.engine.candidates(event, verdict.incident_type, new_tracks)
         if found is None:
             if verdict.opens:
-                self._open(event, verdict.incident_type, verdict.priority, verdict.title)
+                self._open(event, verdict)
             return
-        incident_id = found.incident.id
+        match, reason = found
+        incident_id = match.incident.id
         track = self.staged.get(incident_id)
         if track is None:
-            track = self.staged[incident_id] = found.copy()
-            self.base_version[incident_id] = found.incident.version
-        self._join(track, event, verdict.incident_type, verdict.priority, verdict.title)
+            track = self.staged[incident_id] = match.copy()
+            self.base[incident_id] = match.incident
+        self._join(track, event, verdict, reason)
 
-    def _open(self, event: Event, incident_type: str, priority: int, title: str) -> None:
+    def _entry(self, incident_id: str, action: str, details: dict[str, Any]) -> TimelineEntry:
+        return TimelineEntry(
+            incident_id=incident_id,
+            at=self.now,
+            actor=self.engine.config.actor,
+            action=action,
+            details=details,
+        )
+
+    def _open(self, event: Event, verdict: Classification) -> None:
         incident_id = self.engine._new_id(self.now)
         incident = Incident(
             id=incident_id,
-            type=incident_type,
-            title=title,
-            priority=priority,
+            type=verdict.incident_type,
+            title=verdict.title,
+            priority=verdict.priority,
             location=event.location,
             opened_at=self.now,
             updated_at=self.now,
             first_event_at=event.time,
             last_event_at=event.time,
             event_count=1,
+            signals=_signals_with(IncidentSignals(), event, verdict),
         )
         track = _Track(incident)
         self._absorb(track, event)
         self.staged[incident_id] = track
-        self.base_version[incident_id] = None
+        self.base[incident_id] = None
         self.opened.append(incident_id)
-        self.links[incident_id].append(event.key)
-        self.timeline[incident_id].append(
-            TimelineEntry(
-                incident_id=incident_id,
-                at=self.now,
-                actor=self.engine.config.actor,
-                action="opened",
-                details={
-                    "by_event": {"source": event.source, "id": event.id, "type": event.type},
-                    "priority": priority,
-                    "title": title,
-                },
-            )
-        )
+        self.openers[incident_id] = event
+        self.links[incident_id].append((event.key, {"rule": "opened", "event_type": event.type}))
 
     @staticmethod
     def _absorb(track: _Track, event: Event) -> None:
@@ -382,7 +541,7 @@ class _Planner:
             track.weight += w
 
     def _join(
-        self, track: _Track, event: Event, incident_type: str, priority: int, title: str
+        self, track: _Track, event: Event, verdict: Classification, reason: dict[str, Any]
     ) -> None:
         self._absorb(track, event)
         inc = track.incident
@@ -390,61 +549,118 @@ class _Planner:
             "event_count": inc.event_count + 1,
             "first_event_at": min(inc.first_event_at, event.time),
             "last_event_at": max(inc.last_event_at, event.time),
+            "signals": _signals_with(inc.signals, event, verdict),
         }
-        if priority < inc.priority:
+        if verdict.priority < inc.signals.classified_priority and verdict.incident_type != inc.type:
             # The most urgent view of the situation names it: a help request that turns out to
             # be a shooting becomes a shooting incident.
-            update["priority"] = priority
-            update["title"] = title
-            update["type"] = incident_type
+            update["title"] = verdict.title
+            update["type"] = verdict.incident_type
             self.timeline[inc.id].append(
-                TimelineEntry(
-                    incident_id=inc.id,
-                    at=self.now,
-                    actor=self.engine.config.actor,
-                    action="priority_changed",
-                    details={
-                        "from": inc.priority,
-                        "to": priority,
-                        "type": incident_type,
+                self._entry(
+                    inc.id,
+                    "reclassified",
+                    {
+                        "from": inc.type,
+                        "to": verdict.incident_type,
                         "because_of": {"source": event.source, "id": event.id, "type": event.type},
                     },
                 )
             )
         track.incident = inc.model_copy(update=update)
-        self.links[inc.id].append(event.key)
+        self.links[inc.id].append((event.key, {**reason, "event_type": event.type}))
 
     def _finish(self) -> CorrelationPlan:
+        config = self.engine.config
         writes: list[IncidentWrite] = []
         for incident_id, track in self.staged.items():
-            base = self.base_version[incident_id]
-            update: dict[str, object] = {"updated_at": self.now, "version": (base or 0) + 1}
+            base = self.base[incident_id]
+            inc = track.incident
+            update: dict[str, object] = {
+                "updated_at": self.now,
+                "version": (base.version if base else 0) + 1,
+            }
+            location = inc.location
             if track.weight > 0:
-                update["location"] = Location(
+                location = Location(
                     lon=track.lon_sum / track.weight, lat=track.lat_sum / track.weight
                 )
-            track.incident = track.incident.model_copy(update=update)
+                update["location"] = location
+            if location is not None and len(config.areas):
+                update["area"] = config.areas.locate(location.lon, location.lat)
+            assessment = config.priority.assess(
+                PriorityInputs(
+                    incident_type=inc.type,
+                    classified_priority=inc.signals.classified_priority,
+                    max_severity=inc.signals.max_severity,
+                    max_confidence=inc.signals.max_confidence,
+                    sources=len(inc.signals.sources),
+                    lon=location.lon if location else None,
+                    lat=location.lat if location else None,
+                    at=inc.last_event_at,
+                )
+            )
+            if inc.assessment is not None and inc.assessment.override is not None:
+                assessment = assessment.model_copy(update={"override": inc.assessment.override})
+            update["assessment"] = assessment
+            update["priority"] = assessment.priority
+            track.incident = inc.model_copy(update=update)
             links = self.links[incident_id]
+            timeline: list[TimelineEntry] = []
+            factors = [f.model_dump() for f in assessment.factors]
+            if base is None:
+                opener = self.openers[incident_id]
+                timeline.append(
+                    self._entry(
+                        incident_id,
+                        "opened",
+                        {
+                            "by_event": {
+                                "source": opener.source,
+                                "id": opener.id,
+                                "type": opener.type,
+                            },
+                            "priority": assessment.priority,
+                            "score": assessment.score,
+                            "factors": factors,
+                            "title": track.incident.title,
+                        },
+                    )
+                )
+            timeline.extend(self.timeline[incident_id])
+            if base is not None and base.priority != assessment.priority:
+                timeline.append(
+                    self._entry(
+                        incident_id,
+                        "priority_changed",
+                        {
+                            "from": base.priority,
+                            "to": assessment.priority,
+                            "score": assessment.score,
+                            "factors": factors,
+                        },
+                    )
+                )
             joined = links[1:] if base is None else links
-            timeline = list(self.timeline[incident_id])
             if joined:
                 timeline.append(
-                    TimelineEntry(
-                        incident_id=incident_id,
-                        at=self.now,
-                        actor=self.engine.config.actor,
-                        action="events_linked",
-                        details={
+                    self._entry(
+                        incident_id,
+                        "events_linked",
+                        {
                             "count": len(joined),
-                            "events": [{"source": s, "id": i} for s, i in joined[:50]],
+                            "events": [
+                                {"source": s, "id": i, "reason": why} for (s, i), why in joined[:50]
+                            ],
                         },
                     )
                 )
             writes.append(
                 IncidentWrite(
                     incident=track.incident,
-                    expected_version=base,
-                    link_events=tuple(links),
+                    expected_version=base.version if base else None,
+                    link_events=tuple(key for key, _ in links),
+                    link_reasons=tuple(why for _, why in links),
                     timeline=tuple(timeline),
                 )
             )

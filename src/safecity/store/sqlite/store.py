@@ -47,7 +47,7 @@ _NARROW = 0.001
 _EVENT_COLUMNS = (
     "e.seq, e.source, e.id, e.type, e.time_us, e.subject, e.dataschema, e.lon, e.lat, e.alt_m, "
     "e.accuracy_m, e.severity, e.confidence, e.correlation_id, e.causation_id, e.actor, "
-    "e.data_json, e.received_us, ie.incident_id"
+    "e.data_json, e.received_us, ie.incident_id, ie.reason_json"
 )
 _EVENT_SELECT = (
     f"SELECT {_EVENT_COLUMNS} FROM events e "  # noqa: S608 - constant column list, no input
@@ -71,18 +71,19 @@ _CHECKPOINT_UPSERT = (
 _INCIDENT_COLUMNS = (
     "id, type, title, priority, status, lon, lat, alt_m, accuracy_m, opened_us, updated_us, "
     "first_event_us, last_event_us, closed_us, closure_reason, event_count, agency_id, "
-    "assignee, units_json, summary, version"
+    "assignee, units_json, summary, version, details_json, area, merged_into"
 )
 _INCIDENT_SELECT = f"SELECT {_INCIDENT_COLUMNS} FROM incidents"  # noqa: S608 - constant
 _INCIDENT_INSERT = (
     f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) "  # noqa: S608 - constant
-    f"VALUES ({', '.join('?' * 21)})"
+    f"VALUES ({', '.join('?' * 24)})"
 )
 _INCIDENT_UPDATE = (
     "UPDATE incidents SET type = ?, title = ?, priority = ?, status = ?, lon = ?, lat = ?, "
     "alt_m = ?, accuracy_m = ?, opened_us = ?, updated_us = ?, first_event_us = ?, "
     "last_event_us = ?, closed_us = ?, closure_reason = ?, event_count = ?, agency_id = ?, "
-    "assignee = ?, units_json = ?, summary = ?, version = ? WHERE id = ? AND version = ?"
+    "assignee = ?, units_json = ?, summary = ?, version = ?, details_json = ?, area = ?, "
+    "merged_into = ? WHERE id = ? AND version = ?"
 )
 
 _SENSOR_COLUMNS = (
@@ -847,6 +848,7 @@ def _stored_event(row: Row) -> StoredEvent:
         data_json,
         received_us,
         incident_id,
+        reason_json,
     ) = row
     spec = CATALOGUE.get(type_name)
     if spec is None:
@@ -874,7 +876,11 @@ def _stored_event(row: Row) -> StoredEvent:
         }
     )
     return StoredEvent(
-        seq=seq, received_at=from_micros(received_us), event=event, incident_id=incident_id
+        seq=seq,
+        received_at=from_micros(received_us),
+        event=event,
+        incident_id=incident_id,
+        link_reason=json.loads(reason_json) if reason_json is not None else None,
     )
 
 
@@ -911,7 +917,14 @@ def _incident_values(incident: Incident) -> Row:
         _json(list(incident.units)),
         incident.summary,
         incident.version,
+        _json(incident.model_dump(mode="json", include=_DETAIL_FIELDS, exclude_none=True)),
+        incident.area,
+        incident.merged_into,
     )
+
+
+#: Incident fields kept together in ``details_json``.
+_DETAIL_FIELDS = {"signals", "assessment", "agencies", "procedure"}
 
 
 def _incident(row: Row) -> Incident:
@@ -937,7 +950,11 @@ def _incident(row: Row) -> Incident:
         units_json,
         summary,
         version,
+        details_json,
+        area,
+        merged_into,
     ) = row
+    details = json.loads(details_json)
     return Incident(
         id=incident_id,
         type=type_name,
@@ -957,6 +974,9 @@ def _incident(row: Row) -> Incident:
         units=tuple(json.loads(units_json)),
         summary=summary,
         version=version,
+        area=area,
+        merged_into=merged_into,
+        **details,
     )
 
 
@@ -987,7 +1007,10 @@ def _save_incident(conn: sqlite3.Connection, write: IncidentWrite, linked_us: in
                 f"incident {incident.id!r} is at version {rows[0][0]}, "
                 f"not {write.expected_version}: someone else changed it first"
             )
-    for source, event_id in write.link_events:
+    if write.move_events:
+        _move_links(conn, write, linked_us)
+    reasons = write.link_reasons or ({},) * len(write.link_events)
+    for (source, event_id), reason in zip(write.link_events, reasons, strict=True):
         rows = conn.execute(
             "SELECT incident_id FROM incident_events WHERE source = ? AND event_id = ?",
             (source, event_id),
@@ -1003,9 +1026,9 @@ def _save_incident(conn: sqlite3.Connection, write: IncidentWrite, linked_us: in
         ).fetchall():
             raise NotFound("event", f"{source} {event_id}")
         conn.execute(
-            "INSERT INTO incident_events (source, event_id, incident_id, linked_us) "
-            "VALUES (?, ?, ?, ?)",
-            (source, event_id, incident.id, linked_us),
+            "INSERT INTO incident_events (source, event_id, incident_id, linked_us, reason_json) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (source, event_id, incident.id, linked_us, _json(reason)),
         )
     timeline: list[Row] = []
     for entry in write.timeline:
@@ -1027,6 +1050,24 @@ def _save_incident(conn: sqlite3.Connection, write: IncidentWrite, linked_us: in
         "VALUES (?, ?, ?, ?, ?)",
         timeline,
     )
+
+
+def _move_links(conn: sqlite3.Connection, write: IncidentWrite, linked_us: int) -> None:
+    """Move events from ``write.move_from`` to this incident (a person merged or split)."""
+    for source, event_id in write.move_events:
+        rows = conn.execute(
+            "SELECT incident_id FROM incident_events WHERE source = ? AND event_id = ?",
+            (source, event_id),
+        ).fetchall()
+        if not rows or rows[0][0] != write.move_from:
+            raise Conflict(
+                f"event {source} {event_id} is not in incident {write.move_from!r} any more"
+            )
+        conn.execute(
+            "UPDATE incident_events SET incident_id = ?, linked_us = ?, reason_json = ? "
+            "WHERE source = ? AND event_id = ?",
+            (write.incident.id, linked_us, _json(write.move_reason), source, event_id),
+        )
 
 
 def _sensor_row(sensor: Sensor) -> Row:

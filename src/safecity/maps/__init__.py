@@ -1,0 +1,81 @@
+"""Packaged operational maps: vulnerable places and named areas, per city, with attribution.
+
+A city points ``priority.places_file`` / ``areas.file`` at its own JSON (same format) or uses
+a packaged map by name (``"helsinki"``). Data in ``data/<city>/`` is © OpenStreetMap
+contributors, ODbL 1.0 (see each folder's ATTRIBUTION.md).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from safecity.core.areas import Area, AreaMap
+from safecity.core.places import Place, PlaceIndex, PlaceKind
+
+PACKAGED = ("helsinki",)
+
+
+def _document(name_or_path: str | Path, file_name: str) -> dict[str, Any]:
+    if isinstance(name_or_path, str) and name_or_path in PACKAGED:
+        text = (files(__name__) / "data" / name_or_path / file_name).read_text(encoding="utf-8")
+        origin = f"packaged map {name_or_path!r}"
+    else:
+        path = Path(name_or_path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
+        origin = str(path)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{origin}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{origin}: expected a JSON object")  # noqa: TRY004 - bad data, not a bad call
+    doc["_origin"] = origin
+    return doc
+
+
+def load_places(name_or_path: str | Path) -> PlaceIndex:
+    """Vulnerable places from a packaged map name or a JSON file ``{"places": [...]}``."""
+    doc = _document(name_or_path, "places.json")
+    places = []
+    for i, row in enumerate(doc.get("places", [])):
+        try:
+            places.append(
+                Place(
+                    id=str(row["id"]),
+                    kind=PlaceKind(row["kind"]),
+                    name=str(row.get("name", "")),
+                    lon=float(row["lon"]),
+                    lat=float(row["lat"]),
+                )
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"{doc['_origin']}: places[{i}]: {exc!r}") from None
+    return PlaceIndex(places)
+
+
+def load_areas(name_or_path: str | Path, *, max_m: float = 5_000.0) -> AreaMap:
+    """Named areas: ``{"areas": [{"name", "centre": [lon, lat]} | {"name", "polygon": ...}]}``."""
+    doc = _document(name_or_path, "areas.json")
+    areas = []
+    for i, row in enumerate(doc.get("areas", [])):
+        try:
+            polygon = tuple(
+                tuple((float(x), float(y)) for x, y in ring) for ring in row.get("polygon", ())
+            )
+            centre = row.get("centre")
+            areas.append(
+                Area(
+                    name=str(row["name"]),
+                    polygon=polygon,
+                    centre=(float(centre[0]), float(centre[1])) if centre else None,
+                )
+            )
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ValueError(f"{doc['_origin']}: areas[{i}]: {exc!r}") from None
+    return AreaMap(areas, max_m=max_m)
