@@ -307,7 +307,8 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         audit,
         IngestLimits(max_future_skew=timedelta(seconds=settings.max_future_skew_s)),
     )
-    correlator = Correlator(correlation_config(settings), clock)
+    config = correlation_config(settings)
+    correlator = Correlator(config, clock)
     sensors = SensorRegistry(store, audit)
     return Runtime(
         settings=settings,
@@ -318,7 +319,9 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         identity=IdentityService(store, clock),
         ingest=ingest,
         events=EventQueries(store, audit),
-        incidents=IncidentService(store, bus, clock, audit),
+        incidents=IncidentService(
+            store, bus, clock, audit, priority=config.priority, areas=config.areas
+        ),
         sensors=sensors,
         correlation=CorrelationProcessor(
             store, bus, correlator, clock, on_batch=_audit_correlation(audit, correlator)

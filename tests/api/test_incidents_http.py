@@ -45,7 +45,11 @@ def test_full_lifecycle_with_timeline_and_actors(api: Api, runtime: Runtime) -> 
     r = api.client.post(f"{base}/dispatch", json={"units": ["unit-p1"]}, headers=h)
     assert r.json()["status"] == "dispatched" and r.json()["units"] == ["unit-p1"]
     assert api.client.post(f"{base}/on-scene", json={}, headers=h).json()["status"] == "on_scene"
-    r = api.client.patch(base, json={"priority": 2, "summary": "bin fire"}, headers=h)
+    r = api.client.patch(
+        base,
+        json={"priority": 2, "priority_reason": "contained bin fire", "summary": "bin fire"},
+        headers=h,
+    )
     assert r.json()["priority"] == 2
     r = api.client.post(f"{base}/close", json={"reason": "extinguished"}, headers=h)
     assert r.json()["status"] == "closed" and r.json()["closure_reason"] == "extinguished"
@@ -54,16 +58,19 @@ def test_full_lifecycle_with_timeline_and_actors(api: Api, runtime: Runtime) -> 
     timeline = api.client.get(f"{base}/timeline", headers=h).json()["items"]
     actions = [t["action"] for t in timeline]
     assert actions[0] == "opened" and timeline[0]["actor"] == "system:correlation"
-    assert actions[-7:] == [
+    assert actions[-8:] == [
         "acknowledged",
         "assigned",
         "dispatched",
         "on_scene",
+        "priority_overridden",
         "updated",
         "closed",
         "reopened",
     ]
-    assert {t["actor"] for t in timeline[-7:]} == {"user:operator-1"}
+    assert {t["actor"] for t in timeline[-8:]} == {"user:operator-1"}
+    override = next(t for t in timeline if t["action"] == "priority_overridden")
+    assert override["details"] == {"priority": 2, "reason": "contained bin fire"}
 
 
 def test_invalid_transition_is_409_naming_the_allowed_ones(api: Api, runtime: Runtime) -> None:

@@ -26,6 +26,7 @@ def stored_event(s: StoredEvent) -> dict[str, Any]:
     }
     if s.incident_id is not None:
         out["incident_id"] = s.incident_id
+        out["link_reason"] = s.link_reason or {}
     return out
 
 

@@ -152,10 +152,9 @@ class IncidentWrite(BaseModel):
     #: Why each event in ``link_events`` was linked (same order), e.g. the fusion rule, the
     #: distance and the time gap. Empty means "no reason recorded" for all of them.
     link_reasons: tuple[dict[str, Any], ...] = ()
-    #: Events moved here from another incident by a person (merge, split); the store checks
-    #: each belongs to ``move_from`` before moving it.
-    move_events: tuple[tuple[str, str], ...] = ()
-    move_from: str | None = None
+    #: Events moved here from another incident by a person (merge, split), as (source, id,
+    #: incident it is in now); the store checks each is still there before moving it.
+    move_events: tuple[tuple[str, str, str], ...] = ()
     move_reason: dict[str, Any] = Field(default_factory=dict)
     timeline: tuple[TimelineEntry, ...] = ()
 
@@ -163,6 +162,4 @@ class IncidentWrite(BaseModel):
     def _reasons_match_links(self) -> IncidentWrite:
         if self.link_reasons and len(self.link_reasons) != len(self.link_events):
             raise ValueError("link_reasons must be empty or give one reason per linked event")
-        if self.move_events and self.move_from is None:
-            raise ValueError("move_events needs move_from")
         return self

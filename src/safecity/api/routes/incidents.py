@@ -46,9 +46,47 @@ class DispatchBody(_Body):
 
 class UpdateBody(_Body):
     title: str | None = Field(default=None, min_length=1, max_length=200)
-    priority: int | None = Field(default=None, ge=1, le=5)
+    priority: int | None = Field(
+        default=None, ge=1, le=5, description="Overrides the computed priority; needs a reason"
+    )
+    priority_reason: str | None = Field(default=None, min_length=1, max_length=500)
     summary: str | None = Field(default=None, max_length=4000)
     location: Location | None = None
+
+
+class PriorityBody(_Body):
+    priority: int = Field(ge=1, le=5)
+    reason: str = Field(min_length=1, max_length=500, description="Why the score is not right")
+
+
+class ReasonBody(_Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class MergeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    incidents: list[str] = Field(
+        min_length=1, max_length=50, description="Incidents folded into this one"
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class EventKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1, max_length=2000)
+    id: str = Field(min_length=1, max_length=500)
+
+
+class SplitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[EventKey] = Field(min_length=1, max_length=1000)
+    reason: str = Field(min_length=1, max_length=2000)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class SplitResult(BaseModel):
+    remaining: Incident
+    new: Incident
 
 
 class CloseBody(_Body):
@@ -162,12 +200,80 @@ async def on_scene(incident_id: str, body: _Body, svc: Services, caller: Caller)
     "/{incident_id}", response_model=Incident, summary="Edit title, priority, summary or location"
 )
 async def update(incident_id: str, body: UpdateBody, svc: Services, caller: Caller) -> Any:
-    edit = IncidentEdit(
-        title=body.title, priority=body.priority, summary=body.summary, location=body.location
+    if body.priority is not None and body.priority_reason is None:
+        raise InvalidInput(
+            [FieldError("body.priority_reason", "required when priority is set: say why")]
+        )
+    edit = IncidentEdit(title=body.title, summary=body.summary, location=body.location)
+    expected = body.expected_version
+    result: Incident | None = None
+    if body.priority is not None and body.priority_reason is not None:
+        result = await svc.incidents.override_priority(
+            caller,
+            incident_id,
+            priority=body.priority,
+            reason=body.priority_reason,
+            expected_version=expected,
+        )
+        expected = result.version if expected is not None else None
+    if any(v is not None for v in edit.__dict__.values()):
+        result = await svc.incidents.update(caller, incident_id, edit, expected_version=expected)
+    if result is None:
+        raise InvalidInput([FieldError("body", "nothing to update")])
+    return result
+
+
+@router.post(
+    "/{incident_id}/priority",
+    response_model=Incident,
+    summary="Override the computed priority, with a reason (the score stays visible)",
+)
+async def override_priority(
+    incident_id: str, body: PriorityBody, svc: Services, caller: Caller
+) -> Any:
+    return await svc.incidents.override_priority(
+        caller,
+        incident_id,
+        priority=body.priority,
+        reason=body.reason,
+        expected_version=body.expected_version,
     )
-    return await svc.incidents.update(
-        caller, incident_id, edit, expected_version=body.expected_version
+
+
+@router.post(
+    "/{incident_id}/priority/clear",
+    response_model=Incident,
+    summary="Drop the override: the computed score sets the priority again",
+)
+async def clear_priority(incident_id: str, body: ReasonBody, svc: Services, caller: Caller) -> Any:
+    return await svc.incidents.clear_priority_override(
+        caller, incident_id, reason=body.reason, expected_version=body.expected_version
     )
+
+
+@router.post(
+    "/{incident_id}/merge",
+    response_model=Incident,
+    summary="Fold other incidents into this one; they close as merged, the reason is kept",
+)
+async def merge(incident_id: str, body: MergeBody, svc: Services, caller: Caller) -> Any:
+    return await svc.incidents.merge(caller, incident_id, body.incidents, reason=body.reason)
+
+
+@router.post(
+    "/{incident_id}/split",
+    response_model=SplitResult,
+    summary="Move some linked events out into a new incident, with a reason",
+)
+async def split(incident_id: str, body: SplitBody, svc: Services, caller: Caller) -> Any:
+    remaining, new = await svc.incidents.split(
+        caller,
+        incident_id,
+        [(e.source, e.id) for e in body.events],
+        reason=body.reason,
+        title=body.title,
+    )
+    return SplitResult(remaining=remaining, new=new)
 
 
 @router.post("/{incident_id}/close", response_model=Incident)

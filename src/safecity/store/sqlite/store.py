@@ -1053,15 +1053,15 @@ def _save_incident(conn: sqlite3.Connection, write: IncidentWrite, linked_us: in
 
 
 def _move_links(conn: sqlite3.Connection, write: IncidentWrite, linked_us: int) -> None:
-    """Move events from ``write.move_from`` to this incident (a person merged or split)."""
-    for source, event_id in write.move_events:
+    """Move events from another incident to this one (a person merged or split)."""
+    for source, event_id, from_incident in write.move_events:
         rows = conn.execute(
             "SELECT incident_id FROM incident_events WHERE source = ? AND event_id = ?",
             (source, event_id),
         ).fetchall()
-        if not rows or rows[0][0] != write.move_from:
+        if not rows or rows[0][0] != from_incident:
             raise Conflict(
-                f"event {source} {event_id} is not in incident {write.move_from!r} any more"
+                f"event {source} {event_id} is not in incident {from_incident!r} any more"
             )
         conn.execute(
             "UPDATE incident_events SET incident_id = ?, linked_us = ?, reason_json = ? "
