@@ -33,6 +33,9 @@ class Permission(StrEnum):
     DEAD_LETTERS_READ = "deadletters:read"
     AUDIT_READ = "audit:read"
     ACTUATORS_COMMAND = "actuators:command"
+    UNITS_READ = "units:read"
+    UNITS_WRITE = "units:write"
+    ALERTS_APPROVE = "alerts:approve"
     ADMIN = "admin"
 
 
@@ -60,6 +63,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.INCIDENTS_WRITE,
             P.SENSORS_READ,
             P.DEAD_LETTERS_READ,
+            P.UNITS_READ,
+            P.UNITS_WRITE,
+            P.ALERTS_APPROVE,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -70,11 +76,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.INCIDENTS_READ,
             P.INCIDENTS_WRITE,
             P.SENSORS_READ,
+            P.UNITS_READ,
+            P.UNITS_WRITE,
         }
     ),
-    Role.ANALYST: frozenset({P.EVENTS_READ, P.INCIDENTS_READ, P.SENSORS_READ}),
+    Role.ANALYST: frozenset({P.EVENTS_READ, P.INCIDENTS_READ, P.SENSORS_READ, P.UNITS_READ}),
     Role.INTEGRATOR: frozenset(
-        {P.EVENTS_INGEST, P.SENSORS_READ, P.SENSORS_WRITE, P.DEAD_LETTERS_READ}
+        {P.EVENTS_INGEST, P.SENSORS_READ, P.SENSORS_WRITE, P.DEAD_LETTERS_READ, P.UNITS_WRITE}
     ),
     Role.AUDITOR: frozenset({P.AUDIT_READ, P.SENSORS_READ, P.INCIDENTS_READ}),
 }

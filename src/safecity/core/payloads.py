@@ -291,6 +291,9 @@ class UnitState(StrEnum):
     DISPATCHED = "dispatched"
     EN_ROUTE = "en_route"
     ON_SCENE = "on_scene"
+    #: On shift but occupied with work outside safecity (a report, a prisoner transport).
+    BUSY = "busy"
+    #: On shift but out of service (vehicle fault, refuelling).
     UNAVAILABLE = "unavailable"
     OFF_DUTY = "off_duty"
 
@@ -299,6 +302,7 @@ class UnitStatus(EventPayload):
     unit_id: DeviceId
     status: UnitState
     incident_id: ShortText | None = None
+    note: ShortText | None = None
 
 
 # --- other agencies and systems ----------------------------------------------------------------

@@ -13,6 +13,15 @@ from typing import Protocol
 from safecity.core.events import Event
 from safecity.core.identity import Agency, ApiToken, User
 from safecity.core.incidents import Incident, IncidentWrite, TimelineEntry
+from safecity.core.operations import (
+    AlertDraft,
+    AutomationTraceRecord,
+    Channel,
+    ChannelMessage,
+    DispatchDecision,
+    Unit,
+    UnitLogEntry,
+)
 from safecity.core.records import (
     AppendResult,
     AuditRecord,
@@ -144,7 +153,99 @@ class AuditRepository(Protocol):
         ...
 
 
+class OperationsRepository(Protocol):
+    """Units, dispatch decisions, channels, automation traces and alert drafts."""
+
+    def save_unit(
+        self, unit: Unit, *, expected_version: int | None, log: UnitLogEntry | None = None
+    ) -> None:
+        """Insert (``expected_version`` None) or replace at that version, with its log entry;
+        :class:`Conflict` when the version moved on or the unit exists already."""
+        ...
+
+    def get_unit(self, unit_id: str) -> Unit | None: ...
+
+    def list_units(
+        self, *, agency_id: str | None = None, statuses: Sequence[str] = ()
+    ) -> list[Unit]: ...
+
+    def unit_log(
+        self,
+        *,
+        unit_id: str | None = None,
+        incident_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[UnitLogEntry]:
+        """Oldest first."""
+        ...
+
+    def add_dispatch_decision(self, decision: DispatchDecision) -> None: ...
+
+    def dispatch_decisions(self, incident_id: str) -> list[DispatchDecision]: ...
+
+    def add_channel(self, channel: Channel) -> None:
+        """:class:`Conflict` when the incident already has its channel."""
+        ...
+
+    def save_channel(self, channel: Channel) -> None: ...
+
+    def get_channel(self, channel_id: str) -> Channel | None: ...
+
+    def incident_channel(self, incident_id: str) -> Channel | None: ...
+
+    def list_channels(
+        self, *, kind: str | None = None, open_only: bool = True
+    ) -> list[Channel]: ...
+
+    def add_message(self, message: ChannelMessage) -> None:
+        """Stores the message and one receipt row per agency in ``message.receipts``."""
+        ...
+
+    def list_messages(
+        self, channel_id: str, *, after_id: str | None = None, limit: int = 200
+    ) -> list[ChannelMessage]:
+        """Oldest first, with current receipts."""
+        ...
+
+    def get_message(self, message_id: str) -> ChannelMessage | None: ...
+
+    def mark_receipts(
+        self,
+        message_ids: Sequence[str],
+        agency_id: str,
+        *,
+        delivered_at: datetime | None = None,
+        acknowledged_at: datetime | None = None,
+        acknowledged_by: str | None = None,
+    ) -> int:
+        """Set delivery / acknowledgement for ``agency_id`` where not yet set; returns rows."""
+        ...
+
+    def add_automation_traces(self, traces: Sequence[AutomationTraceRecord]) -> None: ...
+
+    def automation_traces(
+        self,
+        *,
+        incident_id: str | None = None,
+        rule_id: str | None = None,
+        fired: bool | None = None,
+        limit: int = 200,
+    ) -> list[AutomationTraceRecord]:
+        """Newest first."""
+        ...
+
+    def save_alert_draft(self, draft: AlertDraft, *, expected_version: int | None) -> None: ...
+
+    def get_alert_draft(self, draft_id: str) -> AlertDraft | None: ...
+
+    def list_alert_drafts(self, *, status: str | None = None, limit: int = 200) -> list[AlertDraft]:
+        """Newest first."""
+        ...
+
+
 class Store(
+    OperationsRepository,
     EventRepository,
     DeadLetterRepository,
     IncidentRepository,
