@@ -47,7 +47,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class _Collector(osmium.SimpleHandler):  # type: ignore[misc]
+class _Collector(osmium.SimpleHandler):
     def __init__(self) -> None:
         super().__init__()
         self.places: dict[str, dict[str, Any]] = {}
@@ -75,7 +75,10 @@ class _Collector(osmium.SimpleHandler):  # type: ignore[misc]
         if any(n.tags.get(k) == v for k, v in DISTRICT_TAGS) and n.tags.get("name"):
             self.districts[n.tags["name"]] = {
                 "name": n.tags["name"],
-                "centre": [round(n.location.lon, COORD_DIGITS), round(n.location.lat, COORD_DIGITS)],
+                "centre": [
+                    round(n.location.lon, COORD_DIGITS),
+                    round(n.location.lat, COORD_DIGITS),
+                ],
                 "osm_id": f"osm-node-{n.id}",
             }
 

@@ -36,6 +36,8 @@ from safecity.ingest.queries import EventQueries
 from safecity.ingest.service import IngestLimits, IngestService, Rejected
 from safecity.maps import PACKAGED as PACKAGED_MAPS
 from safecity.maps import load_areas, load_places
+from safecity.operations.procedures import ProcedureService
+from safecity.operations.units import UnitFeedFollower, UnitService
 from safecity.processors.correlation import (
     CorrelationConfig,
     CorrelationProcessor,
@@ -138,11 +140,16 @@ class Runtime:
     correlation: CorrelationProcessor
     adapters: AdapterIntake
     actuators: ActuatorService
+    units: UnitService
+    unit_feed: UnitFeedFollower
+    procedures: ProcedureService
     connectors: list[Connector] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.bus.start()
         await self.correlation.start()
+        await self.procedures.start()
+        await self.unit_feed.start()
         self.connectors = make_connectors(self)
         for connector in self.connectors:
             await connector.start()
@@ -156,6 +163,8 @@ class Runtime:
         # Let correlation finish what was accepted before the bus goes away.
         await self.settle(timeout_s=10.0)
         await self.correlation.stop()
+        await self.unit_feed.stop()
+        await self.procedures.stop()
         await self.bus.close()
         self.store.close()
 
@@ -167,7 +176,8 @@ class Runtime:
             if loop.time() > deadline:
                 return False
             await asyncio.sleep(0.005)
-        return True
+        # Then what correlation caused: procedures, channel log, automations, unit feeds.
+        return await self.bus.idle(max(0.1, deadline - loop.time()))
 
     def api(self, *, info: dict[str, str] | None = None, manage: bool = True) -> FastAPI:
         """The HTTP app. With ``manage`` the app's lifespan starts and stops this runtime."""
@@ -187,6 +197,8 @@ class Runtime:
                 audit=self.audit,
                 adapters=self.adapters,
                 actuators=self.actuators,
+                units=self.units,
+                procedures=self.procedures,
                 max_body_bytes=a.max_body_bytes,
                 max_inflight_ingest=a.max_inflight_ingest,
                 retry_after_s=a.retry_after_s,
@@ -310,6 +322,10 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
     config = correlation_config(settings)
     correlator = Correlator(config, clock)
     sensors = SensorRegistry(store, audit)
+    incidents = IncidentService(
+        store, bus, clock, audit, priority=config.priority, areas=config.areas
+    )
+    units = UnitService(store, bus, clock, audit, incidents)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -319,14 +335,15 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         identity=IdentityService(store, clock),
         ingest=ingest,
         events=EventQueries(store, audit),
-        incidents=IncidentService(
-            store, bus, clock, audit, priority=config.priority, areas=config.areas
-        ),
+        incidents=incidents,
         sensors=sensors,
         correlation=CorrelationProcessor(
             store, bus, correlator, clock, on_batch=_audit_correlation(audit, correlator)
         ),
         actuators=ActuatorService(store, audit, clock),
+        units=units,
+        unit_feed=UnitFeedFollower(units, bus),
+        procedures=ProcedureService(store, bus, clock, incidents),
         adapters=AdapterIntake(
             ingest,
             sensors,

@@ -140,3 +140,22 @@ async def test_linger_gathers_a_trickle_into_one_batch(bus: EventBus) -> None:
     await got.wait()
     assert got.batches == 1
     assert [int(m.data) for m in got.messages] == list(range(5))
+
+
+async def test_idle_waits_for_handlers_and_what_they_publish(bus: EventBus) -> None:
+    seen: list[str] = []
+
+    async def first(batch: Sequence[BusMessage]) -> None:
+        await asyncio.sleep(0.02)
+        seen.extend(m.subject for m in batch)
+        await bus.publish([msg("incidents.opened", 1)])
+
+    async def second(batch: Sequence[BusMessage]) -> None:
+        await asyncio.sleep(0.02)
+        seen.extend(m.subject for m in batch)
+
+    await bus.subscribe("events.>", first)
+    await bus.subscribe("incidents.>", second)
+    await bus.publish([msg("events.camera.motion", 0)])
+    assert await bus.idle(5.0)
+    assert seen == ["events.camera.motion", "incidents.opened"]

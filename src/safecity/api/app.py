@@ -28,6 +28,7 @@ from safecity.api.routes import (
     sensors,
     stream,
     system,
+    units,
 )
 from safecity.api.routes.stream import LiveHub
 
@@ -139,6 +140,7 @@ def create_app(
         cap_feed,
         ngsi_ld,
         actuators,
+        units,
     ):
         app.include_router(module.router)
     return app

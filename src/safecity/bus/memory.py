@@ -34,6 +34,7 @@ class _MemorySubscription:
         # operations cost more than the handlers at tens of thousands of messages a second.
         self._chunks: deque[list[BusMessage]] = deque()
         self._ready = asyncio.Event()
+        self.busy = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"bus:{pattern}")
 
     def offer(self, messages: list[BusMessage]) -> None:
@@ -55,7 +56,15 @@ class _MemorySubscription:
                 batch = list(batch)
                 while chunks and len(batch) + len(chunks[0]) <= self._max_batch:
                     batch.extend(chunks.popleft())
-            await self._deliver(batch)
+            self.busy = True
+            try:
+                await self._deliver(batch)
+            finally:
+                self.busy = False
+
+    @property
+    def idle(self) -> bool:
+        return not self._chunks and not self.busy
 
     async def _deliver(self, batch: list[BusMessage]) -> None:
         for attempt in range(1, self._max_deliver + 1):
@@ -118,6 +127,22 @@ class MemoryBus:
                     chunk.append(message)
         for sub, chunk in per_sub.items():
             sub.offer(chunk)
+
+    async def idle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until no subscription has messages queued or in hand; False on timeout.
+
+        Handlers publish in turn (an event opens an incident, which attaches a procedure...),
+        so quiet must hold across a few loop turns before it counts.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        quiet = 0
+        while quiet < 3:
+            if loop.time() > deadline:
+                return False
+            quiet = quiet + 1 if all(sub.idle for sub in self._subs) else 0
+            await asyncio.sleep(0 if quiet else 0.002)
+        return True
 
     def _route(self, subject: str) -> list[_MemorySubscription]:
         # Subjects repeat (one per event type), so matching is done once per subject.

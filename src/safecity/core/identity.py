@@ -153,10 +153,13 @@ class Principal:
     role: Role
     purpose: Purpose
     token_id: str | None = None
+    #: For the platform's own components (``system:procedures``, ``device:<source>``): the
+    #: name the timeline and audit log show instead of a user.
+    acting_as: str | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
 
     @property
     def actor(self) -> str:
-        return f"user:{self.user_id}"
+        return self.acting_as or f"user:{self.user_id}"

@@ -327,6 +327,11 @@ class EventBus(Protocol):
 
     async def publish(self, messages: Sequence[BusMessage]) -> None: ...
 
+    async def idle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every subscription of this process has handled what it was given (and
+        what that caused); False on timeout. For tests, the demo and orderly shutdown."""
+        ...
+
     async def subscribe(
         self,
         subject: str,

@@ -135,8 +135,15 @@ class IdentityService:
         return token, user
 
 
-def system_principal(agency_id: str = "safecity", role: Role = Role.ADMIN) -> Principal:
-    """The platform acting on its own behalf (start-up, demo seeding), for the audit log."""
+def system_principal(
+    agency_id: str = "safecity", role: Role = Role.ADMIN, *, acting_as: str | None = None
+) -> Principal:
+    """The platform acting on its own behalf (start-up, demo seeding, a component such as
+    ``system:procedures``), for the audit log."""
     return Principal(
-        user_id="system", agency_id=agency_id, role=role, purpose=DEFAULT_PURPOSE[role]
+        user_id="system",
+        agency_id=agency_id,
+        role=role,
+        purpose=DEFAULT_PURPOSE[role],
+        acting_as=acting_as,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +12,7 @@ from safecity.core.areas import AreaMap
 from safecity.core.clock import Clock
 from safecity.core.errors import Conflict, NotFound
 from safecity.core.geo import Location
-from safecity.core.identity import Permission, Principal
+from safecity.core.identity import Permission, Principal, Role
 from safecity.core.ids import new_id
 from safecity.core.incidents import (
     Incident,
@@ -22,11 +22,14 @@ from safecity.core.incidents import (
     check_transition,
 )
 from safecity.core.messages import incident_change_messages
+from safecity.core.operations import COMMITTED, Unit
+from safecity.core.payloads import UnitState
 from safecity.core.ports import EventBus, Store
 from safecity.core.priority import PriorityModel, PriorityOverride
 from safecity.core.records import IncidentQuery, StoredEvent
 from safecity.governance.access import require
 from safecity.governance.audit import AuditLog
+from safecity.governance.identity import system_principal
 from safecity.incidents.composition import Composition, compose, reassess
 
 
@@ -524,6 +527,61 @@ class IncidentService:
             )
             return left, fresh
         raise Conflict("the incident kept changing; try again")
+
+    async def change(
+        self,
+        principal: Principal,
+        incident_id: str,
+        action: str,
+        update: Callable[[Incident], dict[str, Any]],
+        details: dict[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> Incident:
+        """A change made by another operations service (procedures, dispatch): checked,
+        versioned, timelined under ``action``, audited and announced like the verbs above.
+        ``update`` may raise :class:`Conflict` to refuse."""
+        return await self._change(principal, incident_id, expected_version, action, update, details)
+
+    async def record_unit_status(
+        self, incident_id: str, unit: Unit, *, previous: UnitState, at: datetime, actor: str
+    ) -> Incident:
+        """A unit tied to the incident changed status: the timeline records it (response-time
+        figures come from these entries), a unit on its way joins the incident, and the first
+        unit on scene moves a dispatched incident on scene."""
+
+        def update(inc: Incident) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            if unit.status in COMMITTED and unit.id not in inc.units:
+                out["units"] = (*inc.units, unit.id)
+            if unit.status in COMMITTED and unit.agency_id not in inc.agencies:
+                out["agencies"] = (*inc.agencies, unit.agency_id)
+            if inc.is_open and unit.status in COMMITTED:
+                if inc.status in (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED):
+                    out["status"] = IncidentStatus.DISPATCHED
+                if unit.status is UnitState.ON_SCENE and inc.status in (
+                    IncidentStatus.NEW,
+                    IncidentStatus.ACKNOWLEDGED,
+                    IncidentStatus.DISPATCHED,
+                ):
+                    out["status"] = IncidentStatus.ON_SCENE
+            return out
+
+        return await self._change(
+            system_principal(role=Role.ADMIN, acting_as=actor),
+            incident_id,
+            None,
+            "unit_status",
+            update,
+            {
+                "unit_id": unit.id,
+                "callsign": unit.callsign,
+                "agency_id": unit.agency_id,
+                "status": unit.status.value,
+                "previous": previous.value,
+                "reported_at": at.isoformat(),
+            },
+        )
 
     # --- internals -----------------------------------------------------------------------------
 
