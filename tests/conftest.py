@@ -25,6 +25,7 @@ def clock() -> ManualClock:
 def settings(tmp_path: Path) -> Settings:
     s = Settings()
     s.store.path = tmp_path / "safecity.db"
+    s.routing.network = "helsinki"  # the test city (factories.LON0/LAT0) is Helsinki's centre
     return s
 
 

@@ -36,6 +36,7 @@ from safecity.ingest.queries import EventQueries
 from safecity.ingest.service import IngestLimits, IngestService, Rejected
 from safecity.maps import PACKAGED as PACKAGED_MAPS
 from safecity.maps import load_areas, load_places
+from safecity.operations.dispatch import DispatchService
 from safecity.operations.procedures import ProcedureService
 from safecity.operations.units import UnitFeedFollower, UnitService
 from safecity.processors.correlation import (
@@ -52,6 +53,8 @@ from safecity.processors.correlation.engine import (
     FusionRule,
     pair_rules,
 )
+from safecity.routing.network import PACKAGED as PACKAGED_NETWORKS
+from safecity.routing.network import RoadNetwork
 from safecity.settings import Settings
 
 if TYPE_CHECKING:
@@ -113,6 +116,19 @@ def correlation_config(settings: Settings) -> CorrelationConfig:
     )
 
 
+def road_network(settings: Settings) -> RoadNetwork | None:
+    """The configured road network for drive times, or None (recommendation off)."""
+    name = settings.routing.network
+    if name is None:
+        return None
+    if name in PACKAGED_NETWORKS:
+        return RoadNetwork.load(name)
+    path = Path(name)
+    if not path.is_absolute() and settings.config_dir is not None:
+        path = settings.config_dir / path
+    return RoadNetwork.from_file(path)
+
+
 def _resolve_map(settings: Settings, value: str | None) -> str | Path | None:
     """A packaged map name as is; a file path relative to the settings file's folder."""
     if value is None or value in PACKAGED_MAPS:
@@ -143,6 +159,7 @@ class Runtime:
     units: UnitService
     unit_feed: UnitFeedFollower
     procedures: ProcedureService
+    dispatch: DispatchService
     connectors: list[Connector] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -199,6 +216,7 @@ class Runtime:
                 actuators=self.actuators,
                 units=self.units,
                 procedures=self.procedures,
+                dispatch=self.dispatch,
                 max_body_bytes=a.max_body_bytes,
                 max_inflight_ingest=a.max_inflight_ingest,
                 retry_after_s=a.retry_after_s,
@@ -326,6 +344,7 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         store, bus, clock, audit, priority=config.priority, areas=config.areas
     )
     units = UnitService(store, bus, clock, audit, incidents)
+    procedures = ProcedureService(store, bus, clock, incidents)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -343,7 +362,16 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         actuators=ActuatorService(store, audit, clock),
         units=units,
         unit_feed=UnitFeedFollower(units, bus),
-        procedures=ProcedureService(store, bus, clock, incidents),
+        procedures=procedures,
+        dispatch=DispatchService(
+            store,
+            clock,
+            audit,
+            incidents,
+            units,
+            procedures,
+            road_network(settings),
+        ),
         adapters=AdapterIntake(
             ingest,
             sensors,

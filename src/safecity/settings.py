@@ -89,6 +89,13 @@ class CitySettings(BaseModel):
         return value
 
 
+class RoutingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: A packaged road network ("helsinki", "monaco") or a ``.roads.npz`` file built by
+    #: ``scripts/build_road_networks.py``; without one, dispatch recommendation is off.
+    network: str | None = None
+
+
 class ApiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
@@ -111,6 +118,7 @@ class Settings(BaseSettings):
     bus: MemoryBusSettings = Field(default_factory=MemoryBusSettings)
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
     city: CitySettings = Field(default_factory=CitySettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     max_future_skew_s: float = Field(default=300.0, ge=0, le=86_400)
     #: Configured adapter instances: each a table with ``type`` (the adapter), an optional

@@ -42,6 +42,8 @@ def test_full_lifecycle_with_timeline_and_actors(api: Api, runtime: Runtime) -> 
     )
     r = api.client.post(f"{base}/assign", json={"agency_id": "helsinki-rescue"}, headers=h)
     assert r.status_code == 200 and r.json()["agency_id"] == "helsinki-rescue"
+    unit = {"id": "unit-p1", "agency_id": "helsinki-police", "kind": "car", "callsign": "P1"}
+    assert api.client.put("/v1/units/unit-p1", json=unit, headers=h).status_code == 200
     r = api.client.post(f"{base}/dispatch", json={"units": ["unit-p1"]}, headers=h)
     assert r.json()["status"] == "dispatched" and r.json()["units"] == ["unit-p1"]
     assert api.client.post(f"{base}/on-scene", json={}, headers=h).json()["status"] == "on_scene"
@@ -58,17 +60,18 @@ def test_full_lifecycle_with_timeline_and_actors(api: Api, runtime: Runtime) -> 
     timeline = api.client.get(f"{base}/timeline", headers=h).json()["items"]
     actions = [t["action"] for t in timeline]
     assert actions[0] == "opened" and timeline[0]["actor"] == "system:correlation"
-    assert actions[-8:] == [
+    assert actions[-9:] == [
         "acknowledged",
         "assigned",
         "dispatched",
+        "unit_status",  # the unit's own status moved with the dispatch
         "on_scene",
         "priority_overridden",
         "updated",
         "closed",
         "reopened",
     ]
-    assert {t["actor"] for t in timeline[-8:]} == {"user:operator-1"}
+    assert {t["actor"] for t in timeline[-9:]} == {"user:operator-1"}
     override = next(t for t in timeline if t["action"] == "priority_overridden")
     assert override["details"] == {"priority": 2, "reason": "contained bin fire"}
 

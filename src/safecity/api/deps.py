@@ -21,6 +21,7 @@ from safecity.incidents.service import IncidentService
 from safecity.ingest.adapters import AdapterIntake
 from safecity.ingest.queries import EventQueries
 from safecity.ingest.service import IngestService
+from safecity.operations.dispatch import DispatchService
 from safecity.operations.procedures import ProcedureService
 from safecity.operations.units import UnitService
 
@@ -43,6 +44,7 @@ class ApiServices:
     actuators: ActuatorService
     units: UnitService | None = None
     procedures: ProcedureService | None = None
+    dispatch: DispatchService | None = None
     max_body_bytes: int = 8 * 1024 * 1024
     max_inflight_ingest: int = 64
     retry_after_s: int = 1

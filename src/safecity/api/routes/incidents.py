@@ -40,8 +40,11 @@ class AssignBody(_Body):
 
 
 class DispatchBody(_Body):
-    units: list[str] = Field(min_length=1, max_length=50)
+    units: list[str] = Field(min_length=1, max_length=50, description="Registered unit ids")
     note: str | None = Field(default=None, max_length=2000)
+    reassign: bool = Field(
+        default=False, description="Take units off another incident they are committed to"
+    )
 
 
 class UpdateBody(_Body):
@@ -182,13 +185,25 @@ async def assign(incident_id: str, body: AssignBody, svc: Services, caller: Call
     summary="Record a person's decision to send units",
 )
 async def dispatch(incident_id: str, body: DispatchBody, svc: Services, caller: Caller) -> Any:
-    return await svc.incidents.dispatch(
+    """The units' statuses change with the incident, and the decision is kept with the
+    recommendation that was on screen (``GET /v1/incidents/{id}/dispatches``)."""
+    if svc.dispatch is None:
+        return await svc.incidents.dispatch(
+            caller,
+            incident_id,
+            units=body.units,
+            note=body.note,
+            expected_version=body.expected_version,
+        )
+    incident, _ = await svc.dispatch.confirm(
         caller,
         incident_id,
-        units=body.units,
+        body.units,
         note=body.note,
         expected_version=body.expected_version,
+        reassign=body.reassign,
     )
+    return incident
 
 
 @router.post("/{incident_id}/on-scene", response_model=Incident)

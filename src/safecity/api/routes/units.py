@@ -12,7 +12,12 @@ from safecity.api.deps import Caller, Services
 from safecity.core.errors import FieldError, InvalidInput
 from safecity.core.geo import Location
 from safecity.core.incidents import Incident
-from safecity.core.operations import Unit, UnitLogEntry
+from safecity.core.operations import (
+    DispatchDecision,
+    DispatchRecommendation,
+    Unit,
+    UnitLogEntry,
+)
 from safecity.core.payloads import UnitState
 from safecity.operations.procedures import Procedure
 from safecity.operations.units import UnitDefinition
@@ -148,3 +153,32 @@ async def mark_step(
         note=body.note,
         expected_version=body.expected_version,
     )
+
+
+class DecisionList(BaseModel):
+    items: list[DispatchDecision]
+
+
+@router.get(
+    "/incidents/{incident_id}/recommendation",
+    response_model=DispatchRecommendation,
+    summary="Units ranked by drive time, the proposed team and who was left out and why",
+    tags=["incidents"],
+)
+async def recommendation(
+    incident_id: str,
+    svc: Services,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> Any:
+    return await _ops(svc).dispatch.recommend(caller, incident_id, limit=limit)
+
+
+@router.get(
+    "/incidents/{incident_id}/dispatches",
+    response_model=DecisionList,
+    summary="Dispatch decisions, each with the recommendation that was on screen",
+    tags=["incidents"],
+)
+async def dispatches(incident_id: str, svc: Services, caller: Caller) -> Any:
+    return DecisionList(items=await _ops(svc).dispatch.decisions(caller, incident_id))
