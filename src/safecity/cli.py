@@ -43,6 +43,8 @@ mapping_app = typer.Typer(
     help="Declarative mappings of legacy JSON/CSV formats (webhook adapter).", no_args_is_help=True
 )
 app.add_typer(mapping_app, name="mapping")
+gunshot_app = typer.Typer(help="Acoustic gunshot location.", no_args_is_help=True)
+app.add_typer(gunshot_app, name="gunshot")
 
 console = Console()
 err = Console(stderr=True)
@@ -457,6 +459,107 @@ def incidents(
     console.print(table)
 
 
+def _iso_time(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 time from the command line; UTC when it names no zone."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option}: not an ISO 8601 time: {value!r}, e.g. 2026-11-01T00:00:00Z")
+        raise  # unreachable: _fail exits
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+@app.command()
+def kpis(
+    since: Annotated[
+        str | None, typer.Option(help="Incidents opened from (ISO 8601; default: 30 days ago)")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Opened before (ISO 8601; default: now)")
+    ] = None,
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", help="agency, area, type or priority")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", exists=True, dir_okay=False, help="Settings file (targets)"),
+    ] = None,
+    db: DbOption = None,
+    purpose: PurposeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Response-time KPIs (acknowledge, dispatch, turnout, travel, ...) against their targets
+    (docs/kpis.md). The read is audited."""
+    if group_by is not None and group_by not in ("agency", "area", "type", "priority"):
+        _fail(f"--group-by: {group_by!r} is not one of agency, area, type, priority")
+    start, end = _iso_time(since, "--since"), _iso_time(until, "--until")
+    settings = Settings.from_file(config) if config is not None else Settings()
+    if db is not None:
+        settings.store.path = db
+    principal = _cli_principal(purpose)
+
+    async def go() -> Any:
+        runtime = build_runtime(settings)
+        try:
+            return await runtime.kpis.report(
+                principal,
+                since=start,
+                until=end,
+                group_by=group_by,  # type: ignore[arg-type]  # checked above
+            )
+        finally:
+            runtime.store.close()
+
+    report = _run(go())
+    if json_out:
+        sys.stdout.write(report.model_dump_json() + "\n")
+        return
+    from rich import box
+
+    window = f"{report.since:%Y-%m-%d %H:%M} – {report.until:%Y-%m-%d %H:%M} UTC"
+    console.print(
+        f"Response-time KPIs in seconds: {report.incidents} incident(s) opened {window}"
+        + (f" ({report.excluded} merged left out)" if report.excluded else ""),
+        soft_wrap=True,
+    )
+    for group in report.groups:
+        key = "(none)" if group.key is None else group.key
+        table = Table(
+            title=f"{report.group_by or 'all'}: {key} ({group.incidents})",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+        )
+        table.add_column("kpi", no_wrap=True)
+        for col in ("n", "median", "p90", "mean", "target", "within", "met"):
+            table.add_column(col, justify="right")
+        for stat in group.kpis:
+            target = (
+                "-"
+                if stat.target_share is None
+                else ("mixed" if stat.threshold_s is None else f"{stat.threshold_s:g}")
+                + f"/{stat.target_share:.0%}"
+            )
+            table.add_row(
+                stat.kpi.value,
+                str(stat.count),
+                _secs(stat.median_s),
+                _secs(stat.p90_s),
+                _secs(stat.mean_s),
+                target,
+                "-" if stat.share_within is None else f"{stat.share_within:.0%}",
+                {None: "-", True: "yes", False: "[red]no[/]"}[stat.met],
+            )
+        console.print(table)
+    if report.truncated:
+        err.print("note: more incidents than one report reads; narrow --since/--until")
+
+
 @sensors_app.command("list")
 def sensors_list(
     db: DbOption = None,
@@ -840,3 +943,41 @@ def mapping_test(
                 console.print(f"[red]refused[/] {fault.field}: {fault.reason}", soft_wrap=True)
     if mapped.rejections:
         raise typer.Exit(1)
+
+
+@gunshot_app.command("evaluate")
+def gunshot_evaluate(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Test firings laid out as …/FP<n>/test_<NNN>/test_<NNN>.{survey,allpulses}.json",
+            file_okay=False,
+        ),
+    ],
+    json_out: JsonOption = False,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            "--temperature",
+            help="Air temperature °C for tests without a weather.json (default -1)",
+        ),
+    ] = None,
+) -> None:
+    """Locate every shot of a live-fire test from all its pulses and score the fixes
+    against the surveyed positions (median / p90 error, share within 25 m, solve time),
+    beside the vendor's own pulse choice solved the same way."""
+    from safecity.processors.gunshot.evaluation import EvaluationError, evaluate
+
+    try:
+        report = evaluate(directory, temperature_c=temperature)
+    except EvaluationError as exc:
+        _fail(str(exc))
+    if json_out:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        console.print(report.to_table())
+        for skipped in report.skipped:
+            console.print(
+                f"[red]skipped[/] {skipped['file']}: {skipped['field']}: {skipped['reason']}",
+                soft_wrap=True,
+            )

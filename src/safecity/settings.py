@@ -8,6 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from safecity.operations.kpis import KpiTargets
+from safecity.processors.automation.rules import AutomationConfig
+
 
 class SqliteStoreSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -96,6 +99,17 @@ class RoutingSettings(BaseModel):
     network: str | None = None
 
 
+class GunshotSettings(BaseModel):
+    """The platform's own gunshot localiser (acoustic pulses in, located shots out)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    #: Air temperature for the speed of sound, c = 20.05 * sqrt(T + 273.15) m/s. A degree off
+    #: moves a fix by about 0.2 % of the sensor distances.
+    temperature_c: float = Field(default=10.0, ge=-60, le=60)
+    settle_s: float = Field(default=0.8, gt=0, le=10, description="Quiet time before locating")
+
+
 class ApiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
@@ -103,6 +117,14 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_inflight_ingest: int = Field(default=64, ge=1, description="Beyond this, 429")
     retry_after_s: int = Field(default=1, ge=1)
+
+
+class KpiSettings(BaseModel):
+    """Response-time targets (see docs/kpis.md). The defaults are fire/EMS norms (NENA call
+    answering, NFPA 1225, NFPA 1710); a police agency sets its own under ``agencies``."""
+
+    model_config = ConfigDict(extra="forbid")
+    targets: KpiTargets = Field(default_factory=KpiTargets)
 
 
 class Settings(BaseSettings):
@@ -119,7 +141,11 @@ class Settings(BaseSettings):
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
     city: CitySettings = Field(default_factory=CitySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    gunshot: GunshotSettings = Field(default_factory=GunshotSettings)
+    #: Automation rules (see docs/automations.md); none by default.
+    automations: AutomationConfig = Field(default_factory=AutomationConfig)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    kpis: KpiSettings = Field(default_factory=KpiSettings)
     max_future_skew_s: float = Field(default=300.0, ge=0, le=86_400)
     #: Configured adapter instances: each a table with ``type`` (the adapter), an optional
     #: ``name`` and the adapter's settings, or ``include`` naming a TOML/JSON file of them.

@@ -153,9 +153,7 @@ def test_another_agency_cannot_change_our_units(api: Api, runtime: Runtime) -> N
 
 
 def test_procedures_attach_with_a_checklist_and_agencies(api: Api, runtime: Runtime) -> None:
-    api.client.post(
-        "/v1/events", json=raw_event("gunshot.located"), headers=api.h(Role.INTEGRATOR)
-    )
+    api.client.post("/v1/events", json=raw_event("gunshot.located"), headers=api.h(Role.INTEGRATOR))
     settle(api, runtime)
     (incident,) = api.client.get("/v1/incidents", headers=api.h()).json()["items"]
     procedure = incident["procedure"]

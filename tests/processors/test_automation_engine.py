@@ -882,8 +882,16 @@ def test_an_action_that_needs_a_place_keeps_the_rule_from_firing_without_one() -
 
 def test_example_rules_behave_as_described() -> None:
     eng = engine(*EXAMPLE_RULES)
-    [shot] = eng.evaluate_event(event("gunshot.located"))
+    shooting = incident(
+        id="inc-5",
+        type="shooting",
+        priority=2,
+        signals=IncidentSignals(max_confidence=0.9, sources=("urn:a",)),
+    )
+    [shot, _any_p1] = eng.evaluate_incident_change("opened", shooting)
+    assert shot.rule_id == "gunshot-light-and-alert"
     assert shot.fired and [a.kind for a in shot.actions] == ["brighten_lamps", "notify"]
+    assert "inc-5" in shot.actions[1].message  # type: ignore[union-attr]
     fast = event("camera.vehicle", data={"camera_id": "c1", "speed_kmh": 35})
     [vehicle] = eng.evaluate_event(fast)
     assert vehicle.fired and vehicle.actions[0].kind == "raise_bollards"
@@ -896,14 +904,17 @@ def test_example_rules_behave_as_described() -> None:
         event("camera.crowd_density", data={"camera_id": "c2", "persons_per_m2": 5.0})
     )
     assert crowd.fired
-    [fire] = eng.evaluate_event(event("camera.fire_smoke"))
+    [fire, p1] = eng.evaluate_incident_change("opened", incident(priority=1))
     assert fire.fired and isinstance(fire.actions[0], PlannedCapDraft)
-    [p1] = eng.evaluate_incident_change("opened", incident(priority=1))
     assert (
         p1.fired and isinstance(p1.actions[0], PlannedNotify) and p1.actions[0].agencies == ("*",)
     )
-    [p2] = eng.evaluate_incident_change("opened", incident(id="inc-9", priority=2))
+    [fire2, p2] = eng.evaluate_incident_change("opened", incident(id="inc-9", priority=2))
+    assert fire2.fired
     assert not p2.fired and p2.reason == "not fired: priority 2 is above 1"
+    [fire3, p3] = eng.evaluate_incident_change("opened", incident(id="inc-10", priority=3))
+    assert not fire3.fired and "priority 3 is above 2" in fire3.reason
+    assert not p3.fired
     assert example_rules(police="oslo-police")[0].actions[1].agencies[0] == "oslo-police"  # type: ignore[union-attr]
 
 

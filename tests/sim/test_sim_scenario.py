@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,6 @@ from safecity.core.geo import haversine_m
 from safecity.sim.city import PATROL_UNIT_IDS, SOURCE_PREFIX, DemoCity
 from safecity.sim.scenario import (
     SITUATION_KINDS,
-    SPEED_OF_SOUND_M_S,
     CitySimulator,
     SimConfig,
 )
@@ -107,10 +107,12 @@ def test_an_incident_opens_within_the_first_minute(
     city: DemoCity, start: datetime, seed: int
 ) -> None:
     sim, events = simulate(city, start, 60, seed=seed)
-    types = {e.type for e in opening(events)}
-    assert types & {"gunshot.located", "camera.fire_smoke"}
-    first = opening(events)[0]
-    assert first.time <= start + timedelta(seconds=12)
+    # A shooting is heard by acoustic sensors (the platform locates it); a fire is seen.
+    evidence = [
+        parse_event(e) for e in events if e["type"] in ("acoustic.pulse", "camera.fire_smoke")
+    ]
+    assert evidence
+    assert evidence[0].time <= start + timedelta(seconds=12)
     assert sum(sim.situations_started.values()) == len(sim.situation_log) >= 2
 
 
@@ -142,25 +144,31 @@ def test_shooting_is_heard_by_nearby_sensors_in_sound_time(city: DemoCity, start
         )
     ]
     by_type = Counter(e["type"] for e in events)
-    assert 3 <= by_type["acoustic.pulse"] <= 6
-    assert by_type["gunshot.located"] == 1
+    # The platform locates shots itself: the simulator sends only what the sensors hear.
+    assert by_type["gunshot.located"] == 0
     assert by_type["call.emergency"] == 1
     assert by_type["citizen.report"] == 1
-    located = parse_event(next(e for e in events if e["type"] == "gunshot.located"))
-    shot = located.data.first_shot_time  # type: ignore[attr-defined]
-    assert located.location is not None
-    assert haversine_m(located.location.lon, located.location.lat, square.lon, square.lat) < 30
+    (record,) = sim.situation_log
+    shot = record.started_at
+    speed = 20.05 * math.sqrt(sim.air_temperature(shot) + 273.15)
+    first: dict[str, datetime] = {}
     for raw in events:
         event = parse_event(raw)
         assert event.location is not None
-        assert haversine_m(event.location.lon, event.location.lat, square.lon, square.lat) < 650
+        assert haversine_m(event.location.lon, event.location.lat, square.lon, square.lat) < 750
         if event.type == "acoustic.pulse":
-            sensor = city.device(event.data.sensor_id)  # type: ignore[attr-defined]
-            dist = haversine_m(square.lon, square.lat, sensor.lon, sensor.lat)
-            delay = (event.data.arrival_time - shot).total_seconds()  # type: ignore[attr-defined]
-            assert delay == pytest.approx(dist / SPEED_OF_SOUND_M_S, abs=0.003)
+            sensor_id = event.data.sensor_id  # type: ignore[attr-defined]
+            arrival = event.data.arrival_time  # type: ignore[attr-defined]
+            first[sensor_id] = min(first.get(sensor_id, arrival), arrival)
         if event.type == "call.emergency":
             assert 30 <= (event.time - start).total_seconds() <= 91
+    assert len(first) >= 4
+    for sensor_id, arrival in first.items():
+        sensor = city.device(sensor_id)
+        dist = haversine_m(record.lon, record.lat, sensor.lon, sensor.lat)
+        if dist <= 250:  # near sensors hear every round, so their first pulse is the first shot
+            delay = (arrival - shot).total_seconds()
+            assert delay == pytest.approx(dist / speed, abs=0.003)
     assert sim.situations_started == {"shooting": 1}
 
 
@@ -181,7 +189,7 @@ def test_every_situation_opens_an_incident_nearby(
         and haversine_m(e.location.lon, e.location.lat, record.lon, record.lat) < 300
     ]
     assert nearby, kind
-    assert nearby[0].time <= start + timedelta(seconds=90)
+    assert nearby[0].time <= record.started_at + timedelta(seconds=90)
 
 
 def test_patrol_units_move_on_the_road_network(city: DemoCity, start: datetime) -> None:

@@ -19,10 +19,13 @@ from safecity.api.routes import (
     actuators,
     adapters,
     admin,
+    automations,
     cap_feed,
+    channels,
     eido,
     events,
     incidents,
+    kpis,
     ngsi_ld,
     open311,
     sensors,
@@ -138,9 +141,12 @@ def create_app(
         open311,
         eido,
         cap_feed,
+        channels,
         ngsi_ld,
         actuators,
         units,
+        kpis,
+        automations,
     ):
         app.include_router(module.router)
     return app

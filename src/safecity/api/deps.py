@@ -21,7 +21,10 @@ from safecity.incidents.service import IncidentService
 from safecity.ingest.adapters import AdapterIntake
 from safecity.ingest.queries import EventQueries
 from safecity.ingest.service import IngestService
+from safecity.operations.automations import AutomationService
+from safecity.operations.channels import ChannelService
 from safecity.operations.dispatch import DispatchService
+from safecity.operations.kpis import KpiService
 from safecity.operations.procedures import ProcedureService
 from safecity.operations.units import UnitService
 
@@ -45,6 +48,9 @@ class ApiServices:
     units: UnitService | None = None
     procedures: ProcedureService | None = None
     dispatch: DispatchService | None = None
+    channels: ChannelService | None = None
+    automations: AutomationService | None = None
+    kpis: KpiService | None = None
     max_body_bytes: int = 8 * 1024 * 1024
     max_inflight_ingest: int = 64
     retry_after_s: int = 1

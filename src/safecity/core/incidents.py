@@ -156,6 +156,10 @@ class IncidentWrite(BaseModel):
     #: incident it is in now); the store checks each is still there before moving it.
     move_events: tuple[tuple[str, str, str], ...] = ()
     move_reason: dict[str, Any] = Field(default_factory=dict)
+    #: Events another event was derived from (the pulses a shot was located from), linked
+    #: with ``evidence_reason`` unless already in an incident (then left where they are).
+    evidence_events: tuple[tuple[str, str], ...] = ()
+    evidence_reason: dict[str, Any] = Field(default_factory=dict)
     timeline: tuple[TimelineEntry, ...] = ()
 
     @model_validator(mode="after")

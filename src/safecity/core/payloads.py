@@ -52,9 +52,27 @@ class AcousticPulseDetected(EventPayload):
     sensor_id: DeviceId
     arrival_time: Timestamp = Field(description="Arrival time at this sensor (sub-ms precision)")
     peak_db: float | None = Field(default=None, ge=0, le=200, allow_inf_nan=False)
+    snr_db: float | None = Field(
+        default=None, ge=-50, le=200, allow_inf_nan=False, description="Signal-to-noise ratio"
+    )
     classification: ShortText | None = Field(
         default=None, description="Sensor's own label, e.g. 'impulsive', 'gunfire-like'"
     )
+
+
+class UncertaintyEllipse(EventPayload):
+    """95 % confidence ellipse of a located position."""
+
+    semi_major_m: float = Field(ge=0, le=100_000, allow_inf_nan=False)
+    semi_minor_m: float = Field(ge=0, le=100_000, allow_inf_nan=False)
+    orientation_deg: float = Field(
+        ge=0, lt=360, allow_inf_nan=False, description="Major axis, degrees from north clockwise"
+    )
+
+
+class EventRef(EventPayload):
+    source: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
 class GunshotLocated(EventPayload):
@@ -64,6 +82,16 @@ class GunshotLocated(EventPayload):
     first_shot_time: Timestamp
     sensors_used: list[DeviceId] = Field(default_factory=list, max_length=200)
     uncertainty_m: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False)
+    ellipse: UncertaintyEllipse | None = None
+    pulses: int | None = Field(default=None, ge=0, le=100_000, description="Pulses in the burst")
+    quality: ShortText | None = Field(
+        default=None, description="'good', or 'poor' when few sensors or weak geometry"
+    )
+    evidence: list[EventRef] = Field(
+        default_factory=list,
+        max_length=2000,
+        description="The acoustic.pulse events it was located from; linked to its incident",
+    )
     classification: ShortText = "gunfire"
 
 

@@ -195,6 +195,42 @@ class IncidentService:
             {"agency_id": agency_id, "assignee": assignee},
         )
 
+    async def involve_agencies(
+        self,
+        principal: Principal,
+        incident_id: str,
+        agencies: Sequence[str],
+        *,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Incident:
+        """Bring more agencies into the incident: they see it and share its channel."""
+        wanted = list(dict.fromkeys(agencies))
+        if not wanted:
+            raise Conflict("name at least one agency to involve")
+        if not reason.strip():
+            raise Conflict("involving an agency needs a reason")
+        for agency in wanted:
+            if await asyncio.to_thread(self._store.get_agency, agency) is None:
+                raise NotFound("agency", agency)
+
+        def update(inc: Incident) -> dict[str, Any]:
+            if not inc.is_open:
+                raise Conflict("a closed incident cannot involve more agencies; reopen it first")
+            fresh = [a for a in wanted if a not in inc.agencies]
+            if not fresh:
+                raise Conflict(f"already involved: {', '.join(wanted)}")
+            return {"agencies": (*inc.agencies, *fresh)}
+
+        return await self._change(
+            principal,
+            incident_id,
+            expected_version,
+            "agencies_involved",
+            update,
+            {"agencies": wanted, "reason": reason},
+        )
+
     async def update(
         self,
         principal: Principal,

@@ -31,8 +31,6 @@ from safecity.sim.geometry import (
 )
 from safecity.sim.units import PatrolUnit
 
-SPEED_OF_SOUND_M_S = 343.0
-
 SHOOTING = "shooting"
 FIRE = "fire"
 FIGHT = "fight"
@@ -534,7 +532,7 @@ class CitySimulator:
             else:
                 bin_.fill = round(min(100.0, bin_.fill + self._rng.uniform(0.2, 2.0)), 1)
                 bin_.collection_due = bin_.fill >= 95.0
-            bin_.temperature = round(self._ambient(when) + self._rng.uniform(0.0, 3.0), 1)
+            bin_.temperature = round(self.air_temperature(when) + self._rng.uniform(0.0, 3.0), 1)
             self._emit_waste(bin_, when)
 
         return read
@@ -558,7 +556,7 @@ class CitySimulator:
             confidence=0.95,
         )
 
-    def _ambient(self, when: datetime) -> float:
+    def air_temperature(self, when: datetime) -> float:
         """A plausible Helsinki air temperature (°C) by day of year and hour."""
         day = when.timetuple().tm_yday
         seasonal = 6.0 - 11.0 * math.cos(2 * math.pi * (day - 20) / 365.0)
@@ -870,56 +868,52 @@ class CitySimulator:
     def _shooting(
         self, when: datetime, where: tuple[float, float] | None
     ) -> SituationRecord | None:
+        """Shots fired: the lamppost acoustic sensors nearby hear every round (and some hear an
+        echo off a facade); the platform's own localiser has to find the shooter from the
+        arrival times. A camera sees people running; a call and a citizen report follow."""
         if not self.city.acoustic_sensors:
             return None
         lon, lat = self._place(where, self.city.acoustic_sensors, 20.0, 120.0)
-        wanted = self._rng.randint(3, 6)
-        heard = self.city.nearest(self.city.acoustic_sensors, lon, lat, k=wanted, max_m=600.0)
-        if len(heard) < 3:
-            heard = self.city.nearest(self.city.acoustic_sensors, lon, lat, k=3)
+        wanted = self._rng.randint(5, 8)
+        heard = self.city.nearest(self.city.acoustic_sensors, lon, lat, k=wanted, max_m=700.0)
+        if len(heard) < 4:
+            heard = self.city.nearest(self.city.acoustic_sensors, lon, lat, k=4)
         rounds = self._rng.choice((1, 2, 2, 3, 3, 4, 5, 6))
-        last = when
-        for dist, sensor in heard:
-            arrival = when + timedelta(
-                microseconds=round((dist / SPEED_OF_SOUND_M_S + self._rng.gauss(0, 0.0004)) * 1e6)
-            )
-            arrival = max(arrival, when)
-            last = max(last, arrival)
-            peak = 150.0 - 20.0 * math.log10(max(dist, 1.0)) + self._rng.gauss(0.0, 2.0)
+        # The speed of sound follows the air temperature, as it does for the real network.
+        speed = 20.05 * math.sqrt(self.air_temperature(when) + 273.15)
+        shot = when
+        for _ in range(rounds):
+            for dist, sensor in heard:
+                if dist > 250.0 and self._rng.random() < 0.1:
+                    continue  # a far sensor shadowed by buildings misses this round
+                delay = dist / speed + self._rng.gauss(0.0, 0.0004)
+                arrival = shot + timedelta(microseconds=round(max(delay, 0.0) * 1e6))
+                peak = 150.0 - 20.0 * math.log10(max(dist, 1.0)) + self._rng.gauss(0.0, 2.0)
+                self._pulse(sensor, arrival, peak)
+                if self._rng.random() < 0.35:
+                    echo = arrival + timedelta(seconds=self._rng.uniform(0.03, 0.3))
+                    self._pulse(sensor, echo, peak - self._rng.uniform(6.0, 15.0))
+            shot += timedelta(seconds=self._rng.uniform(0.3, 1.2))
+        seen = self.city.nearest(self.city.cameras, lon, lat, k=1, max_m=150.0)
+        if seen:
+            camera = seen[0][1]
+            x, y = self._near(lon, lat, 5.0, 30.0)
             self._emit_device(
-                arrival,
-                "acoustic.pulse",
-                sensor,
+                self._after(when, self._rng.uniform(3.0, 20.0)),
+                "camera.abnormal",
+                camera,
                 {
-                    "sensor_id": sensor.id,
-                    "arrival_time": rfc3339(arrival, micros=True),
-                    "peak_db": round(min(180.0, max(40.0, peak)), 1),
-                    "classification": "gunfire-like",
+                    "camera_id": camera.id,
+                    "zone": "field of view",
+                    "behaviour": p.AbnormalBehaviour.RUNNING.value,
+                    "description": "People running away",
                 },
-                severity=_MODERATE,
-                confidence=self._rng.uniform(0.55, 0.8),
-                accuracy_m=1.0,
+                lon=x,
+                lat=y,
+                accuracy_m=30.0,
+                severity=_SEVERE,
+                confidence=self._rng.uniform(0.6, 0.85),
             )
-        error = self._rng.uniform(3.0, 15.0)
-        x, y = self._near(lon, lat, 0.0, error)
-        located = self._after(last, self._rng.uniform(0.8, 2.0))
-        self._emit(
-            located,
-            "gunshot.located",
-            LOCALISER_SOURCE,
-            {
-                "rounds": rounds,
-                "first_shot_time": rfc3339(when, micros=True),
-                "sensors_used": [sensor.id for _, sensor in heard],
-                "uncertainty_m": round(error + 10.0, 1),
-                "classification": "gunfire",
-            },
-            lon=x,
-            lat=y,
-            accuracy_m=error + 10.0,
-            severity=_SEVERE,
-            confidence=self._rng.uniform(0.85, 0.97),
-        )
         street = self._street(lon, lat)
         self._call(
             self._after(when, self._rng.uniform(30.0, 90.0)),
@@ -938,6 +932,24 @@ class CitySimulator:
             f"Heard {bangs} near {street}, people running.",
         )
         return SituationRecord(SHOOTING, when, lon, lat, f"Shots fired near {street}")
+
+    def _pulse(self, sensor: Device, arrival: datetime, peak_db: float) -> None:
+        self._emit_device(
+            arrival,
+            "acoustic.pulse",
+            sensor,
+            {
+                "sensor_id": sensor.id,
+                "arrival_time": rfc3339(arrival, micros=True),
+                "peak_db": round(min(180.0, max(40.0, peak_db)), 1),
+                # Street background is about 55-65 dB(A): what is left is the margin.
+                "snr_db": round(max(0.0, peak_db - self._rng.uniform(55.0, 65.0)), 1),
+                "classification": "gunfire-like",
+            },
+            severity=_MODERATE,
+            confidence=self._rng.uniform(0.55, 0.8),
+            accuracy_m=1.0,
+        )
 
     def _fire(self, when: datetime, where: tuple[float, float] | None) -> SituationRecord | None:
         if not self.city.cameras:
@@ -1293,7 +1305,7 @@ class CitySimulator:
 
         def cooled() -> None:
             bin_.hot = False
-            bin_.temperature = round(self._ambient(done) + 15.0, 1)
+            bin_.temperature = round(self.air_temperature(done) + 15.0, 1)
             self._emit_waste(bin_, done)
 
         self._at(done, cooled)

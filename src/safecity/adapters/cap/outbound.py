@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from safecity.adapters.cap.config import CapPublish
 from safecity.core.incidents import Incident, IncidentStatus
+from safecity.core.operations import AlertDraft
 
 CAP12 = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM = "http://www.w3.org/2005/Atom"
@@ -124,14 +125,65 @@ def alert_document(incident: Incident, settings: CapPublish) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + incident_alert(incident, settings)
 
 
-def alerts_feed(incidents: Sequence[Incident], settings: CapPublish, *, now: datetime) -> str:
-    """An Atom feed embedding one CAP alert per published incident, newest first."""
+def draft_alert(draft: AlertDraft, settings: CapPublish) -> str:
+    """One CAP 1.2 ``<alert>`` for a warning a person approved (drafted by an automation)."""
+    sent = draft.decided_at or draft.created_at
+    area = draft.area
+    radius_km = float(area.get("radius_m", 0.0)) / 1000.0
+    lat, lon = float(area["lat"]), float(area["lon"])
+    parts = [
+        f'<alert xmlns="{CAP12}">',
+        _el("identifier", f"{settings.identifier_prefix}-{_UNSAFE.sub('_', draft.id)}"),
+        _el("sender", settings.sender),
+        _el("sent", cap_time(sent)),
+        _el("status", settings.status),
+        _el("msgType", "Alert"),
+        _el("scope", settings.scope),
+        "<info>",
+        _el("language", settings.language),
+        _el("category", "Safety"),
+        _el("event", "Public warning"),
+        _el("responseType", "Avoid"),
+        _el("urgency", draft.urgency.capitalize()),
+        _el("severity", draft.severity.capitalize()),
+        _el("certainty", draft.certainty.capitalize()),
+        _el("effective", cap_time(sent)),
+    ]
+    if draft.expires_at is not None:
+        parts.append(_el("expires", cap_time(draft.expires_at)))
+    parts += [_el("senderName", settings.sender_name), _el("headline", draft.headline)]
+    if draft.description:
+        parts.append(_el("instruction", draft.description))
+    parts += [
+        "<area>",
+        _el("areaDesc", f"Within {radius_km:g} km of {lat:.5f}, {lon:.5f}"),
+        _el("circle", f"{lat:.6f},{lon:.6f} {radius_km:g}"),
+        "</area>",
+        "</info>",
+        "</alert>",
+    ]
+    return "".join(parts)
+
+
+def alerts_feed(
+    incidents: Sequence[Incident],
+    settings: CapPublish,
+    *,
+    now: datetime,
+    approved: Sequence[AlertDraft] = (),
+) -> str:
+    """An Atom feed embedding one CAP alert per published incident and per approved warning,
+    newest first."""
     chosen = sorted(
         (i for i in incidents if is_published(i, settings)),
         key=lambda i: (i.updated_at, i.id),
         reverse=True,
     )[: settings.max_entries]
-    updated = max((i.updated_at for i in chosen), default=now)
+    warnings = sorted(approved, key=lambda d: (d.decided_at or d.created_at, d.id), reverse=True)
+    updated = max(
+        [*(i.updated_at for i in chosen), *(d.decided_at or d.created_at for d in warnings)],
+        default=now,
+    )
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<feed xmlns="{ATOM}">',
@@ -151,6 +203,18 @@ def alerts_feed(incidents: Sequence[Incident], settings: CapPublish, *, now: dat
             f"<category term={quoteattr(CATEGORY.get(incident.type, ('Other', ''))[0])}/>",
             '<content type="application/cap+xml">',
             incident_alert(incident, settings),
+            "</content>",
+            "</entry>",
+        ]
+    for draft in warnings[: settings.max_entries]:
+        parts += [
+            "<entry>",
+            _el("id", f"urn:cap:{settings.sender}:{settings.identifier_prefix}-{draft.id}"),
+            _el("title", draft.headline),
+            _el("updated", _atom_time(draft.decided_at or draft.created_at)),
+            '<category term="Safety"/>',
+            '<content type="application/cap+xml">',
+            draft_alert(draft, settings),
             "</content>",
             "</entry>",
         ]

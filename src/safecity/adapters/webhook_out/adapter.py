@@ -53,7 +53,9 @@ class WebhookSender:
         if self._client is None:
             # No redirects: a receiver cannot bounce our signed payload somewhere else.
             self._client = httpx.AsyncClient(timeout=self._config.timeout_s, follow_redirects=False)
-        for subject in self._config.subjects:
+        # Automations call a webhook by this instance's name (never by a URL of their own).
+        subjects = [*self._config.subjects, f"automations.webhook.{self._ctx.name}"]
+        for subject in subjects:
             self._subs.append(await self._ctx.bus.subscribe(subject, self._enqueue, max_batch=500))
         self._task = asyncio.create_task(self._run(), name=f"webhook_out:{self._ctx.name}")
 

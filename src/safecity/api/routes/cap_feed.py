@@ -33,8 +33,8 @@ _OPEN = tuple(s.value for s in IncidentStatus if s is not IncidentStatus.CLOSED)
 )
 async def cap_alerts(svc: Services) -> Response:
     """Open incidents of the types the ``cap`` adapter's ``publish`` settings name (empty by
-    default: nothing is published until a site says so), and incidents closed within the
-    alert lifetime as ``Cancel`` messages."""
+    default: nothing is published until a site says so), incidents closed within the alert
+    lifetime as ``Cancel`` messages, and warnings a person approved (drafted by automations)."""
     instance = svc.adapters.resolve("cap")
     config = instance.config if isinstance(instance.config, CapConfig) else CapConfig()
     publish = config.publish
@@ -57,7 +57,8 @@ async def cap_alerts(svc: Services) -> Response:
                 limit=publish.max_entries,
             ),
         )
-    body = alerts_feed(found, publish, now=now)
+    approved = await svc.automations.published(now) if svc.automations is not None else []
+    body = alerts_feed(found, publish, now=now, approved=approved)
     return Response(
         body,
         media_type="application/atom+xml",

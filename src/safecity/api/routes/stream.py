@@ -14,7 +14,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from safecity.api.deps import ApiServices
 from safecity.core.errors import PermissionDenied, Unauthenticated
 from safecity.core.identity import Permission, Principal
+from safecity.core.operations import ChannelMessage
 from safecity.core.ports import BusMessage, Subscription
+from safecity.operations.channels import decode_channel_notice, may_see
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
@@ -23,16 +25,20 @@ _QUEUE_LIMIT = 10_000
 
 
 class _Client:
-    def __init__(self, topics: frozenset[str]) -> None:
+    def __init__(self, topics: frozenset[str], principal: Principal | None = None) -> None:
         self.topics = topics
+        #: Who is listening: channel messages reach only sessions of the channel's agencies.
+        self.principal = principal
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=_QUEUE_LIMIT)
         self.dropped = 0
 
-    def offer(self, frame: bytes) -> None:
+    def offer(self, frame: bytes) -> bool:
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.dropped += 1  # a slow client loses frames, never the server its memory
+            return False
+        return True
 
 
 class LiveHub:
@@ -52,6 +58,11 @@ class LiveHub:
         self._subs.append(
             await self._svc.bus.subscribe(
                 "incidents.>", self._fan("incident"), durable=None, max_batch=1000
+            )
+        )
+        self._subs.append(
+            await self._svc.bus.subscribe(
+                "channels.>", self._fan_messages, durable=None, max_batch=500
             )
         )
 
@@ -76,8 +87,44 @@ class LiveHub:
 
         return handle
 
-    def join(self, topics: frozenset[str]) -> _Client:
-        client = _Client(topics)
+    async def _fan_messages(self, batch: Sequence[BusMessage]) -> None:
+        """Channel messages and receipts, only to sessions whose agency is in the channel (or
+        admins); a message handed to a session counts as delivered to that session's agency."""
+        listeners = [c for c in self._clients if "message" in c.topics and c.principal]
+        if not listeners:
+            return
+        reached: dict[tuple[str, str], tuple[tuple[str, ...], dict[str, ChannelMessage]]] = {}
+        for message in batch:
+            try:
+                notice = decode_channel_notice(message)
+            except Exception:
+                log.exception("undecodable channel notice on %s", message.subject)
+                continue
+            frame = b'{"topic":"message","subject":"%s","data":%s}' % (
+                message.subject.encode(),
+                message.data,
+            )
+            for client in listeners:
+                principal = client.principal
+                assert principal is not None
+                if not may_see(principal, notice.agencies):
+                    continue
+                if client.offer(frame) and notice.what == "message":
+                    key = (principal.agency_id, notice.channel_id)
+                    agencies, found = reached.setdefault(key, (notice.agencies, {}))
+                    found[notice.message.id] = notice.message
+        channels = self._svc.channels
+        if channels is None:
+            return
+        for (agency, _), (agencies, found) in reached.items():
+            try:
+                await channels.mark_delivered(agency, list(found.values()), agencies)
+            except Exception:
+                # The frames are out; a failed mark must not make the bus send them again.
+                log.exception("could not mark channel messages delivered for %s", agency)
+
+    def join(self, topics: frozenset[str], principal: Principal | None = None) -> _Client:
+        client = _Client(topics, principal)
         self._clients.add(client)
         return client
 
@@ -87,10 +134,14 @@ class LiveHub:
 
 def _topics(principal: Principal, requested: str) -> frozenset[str]:
     wanted = {t.strip() for t in requested.split(",") if t.strip()} or {"event", "incident"}
-    unknown = wanted - {"event", "incident"}
+    unknown = wanted - {"event", "incident", "message"}
     if unknown:
-        raise PermissionDenied(f"unknown topic(s) {sorted(unknown)}; use event, incident")
-    needs = {"event": Permission.EVENTS_READ, "incident": Permission.INCIDENTS_READ}
+        raise PermissionDenied(f"unknown topic(s) {sorted(unknown)}; use event, incident, message")
+    needs = {
+        "event": Permission.EVENTS_READ,
+        "incident": Permission.INCIDENTS_READ,
+        "message": Permission.INCIDENTS_READ,
+    }
     for topic in wanted:
         if not principal.can(needs[topic]):
             raise PermissionDenied(f"role {principal.role.value!r} may not stream {topic}s")
@@ -100,7 +151,8 @@ def _topics(principal: Principal, requested: str) -> frozenset[str]:
 @router.websocket("/v1/stream")
 async def stream(websocket: WebSocket) -> None:
     """Authenticate with ``Authorization: Bearer`` or ``?access_token=`` (browsers cannot set
-    headers on WebSockets); choose ``?topics=event,incident``; declare ``?purpose=``."""
+    headers on WebSockets); choose ``?topics=event,incident,message`` (``message``: channel
+    messages and receipts of your agency's channels); declare ``?purpose=``."""
     svc: ApiServices = websocket.app.state.services
     hub: LiveHub = websocket.app.state.hub
     auth = websocket.headers.get("authorization", "")
@@ -118,7 +170,7 @@ async def stream(websocket: WebSocket) -> None:
         await websocket.close(code=1008, reason=str(exc)[:120])
         return
     await websocket.accept()
-    client = hub.join(topics)
+    client = hub.join(topics, principal)
     await asyncio.to_thread(
         svc.audit.record,
         principal,

@@ -48,7 +48,9 @@ def example_rule_dicts(
                 "so people can see a way out and responders can see the scene, and tells police "
                 "and rescue."
             ),
-            "trigger": {"on": "event", "event_types": ["gunshot.located"]},
+            # On the incident rather than the event, so the notice carries the incident (the
+            # incident opens within milliseconds of the located shot).
+            "trigger": {"on": "incident", "changes": ["opened"], "incident_types": ["shooting"]},
             "conditions": [{"kind": "confidence_at_least", "confidence": 0.5}],
             "actions": [
                 {"kind": "brighten_lamps", "radius_m": 150, "level_pct": 100, "duration_s": 900},
@@ -56,8 +58,8 @@ def example_rule_dicts(
                     "kind": "notify",
                     "agencies": [police, rescue],
                     "message": (
-                        "Gunshot located at {location.lat}, {location.lon} ({event.source}); "
-                        "lamps within 150 m brightened for 15 min. Incident {incident.id}."
+                        "{incident.title} at {location.lat}, {location.lon}: lamps within "
+                        "150 m brightened for 15 min. Incident {incident.id}."
                     ),
                 },
             ],
@@ -122,7 +124,7 @@ def example_rule_dicts(
                 "Drafts a CAP warning to people within 300 m for a rescue operator to review "
                 "and publish. It is only a draft; nothing is sent to the public automatically."
             ),
-            "trigger": {"on": "event", "event_types": ["camera.fire_smoke"]},
+            "trigger": {"on": "incident", "changes": ["opened"], "incident_types": ["fire"]},
             "conditions": [{"kind": "priority_at_most", "priority": 2}],
             "actions": [
                 {
@@ -142,8 +144,8 @@ def example_rule_dicts(
                     "kind": "notify",
                     "agencies": [rescue],
                     "message": (
-                        "Camera fire/smoke ({event.source}), incident {incident.id}: a CAP "
-                        "warning draft for 300 m awaits review."
+                        "{incident.title}, incident {incident.id}: a CAP warning draft for "
+                        "300 m awaits review."
                     ),
                 },
             ],

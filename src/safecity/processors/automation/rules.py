@@ -55,6 +55,11 @@ INCIDENT_CHANGES: frozenset[str] = frozenset(
         "priority_override_cleared",
         "merged",
         "split",
+        "reclassified",
+        "procedure_attached",
+        "unit_status",
+        "checklist_step_done",
+        "agencies_involved",
     }
 )
 

@@ -474,6 +474,7 @@ class _Planner:
         self.timeline: dict[str, list[TimelineEntry]] = defaultdict(list)
         self.opened: list[str] = []
         self.openers: dict[str, Event] = {}
+        self.evidence: dict[str, list[tuple[str, str]]] = defaultdict(list)
 
     def run(self, events: Sequence[Event]) -> CorrelationPlan:
         for event in events:
@@ -489,6 +490,7 @@ class _Planner:
         if found is None:
             if verdict.opens:
                 self._open(event, verdict)
+                self._add_evidence(self.staged[self.opened[-1]], event)
             return
         match, reason = found
         incident_id = match.incident.id
@@ -497,6 +499,19 @@ class _Planner:
             track = self.staged[incident_id] = match.copy()
             self.base[incident_id] = match.incident
         self._join(track, event, verdict, reason)
+        self._add_evidence(track, event)
+
+    def _add_evidence(self, track: _Track, event: Event) -> None:
+        # A located gunshot names the pulses it was located from; they arrived before any
+        # incident existed, so they are linked now, as its evidence.
+        refs = getattr(event.data, "evidence", None)
+        if not refs:
+            return
+        keys = [(r.source, r.id) for r in refs]
+        self.evidence[track.incident.id].extend(keys)
+        track.incident = track.incident.model_copy(
+            update={"event_count": track.incident.event_count + len(keys)}
+        )
 
     def _entry(self, incident_id: str, action: str, details: dict[str, Any]) -> TimelineEntry:
         return TimelineEntry(
@@ -661,6 +676,8 @@ class _Planner:
                     expected_version=base.version if base else None,
                     link_events=tuple(key for key, _ in links),
                     link_reasons=tuple(why for _, why in links),
+                    evidence_events=tuple(self.evidence.get(incident_id, ())),
+                    evidence_reason={"rule": "evidence", "of": "gunshot.located"},
                     timeline=tuple(timeline),
                 )
             )

@@ -1031,6 +1031,21 @@ def _save_incident(conn: sqlite3.Connection, write: IncidentWrite, linked_us: in
             "VALUES (?, ?, ?, ?, ?)",
             (source, event_id, incident.id, linked_us, _json(reason)),
         )
+    for source, event_id in write.evidence_events:
+        conn.execute(
+            "INSERT INTO incident_events (source, event_id, incident_id, linked_us, reason_json) "
+            "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM events WHERE source = ? AND id = ?) "
+            "ON CONFLICT (source, event_id) DO NOTHING",
+            (
+                source,
+                event_id,
+                incident.id,
+                linked_us,
+                _json(write.evidence_reason),
+                source,
+                event_id,
+            ),
+        )
     timeline: list[Row] = []
     for entry in write.timeline:
         if entry.incident_id != incident.id:
