@@ -172,10 +172,20 @@ def demo(
             "--db", help="Keep the demo's data in this file (default: a fresh temporary one)"
         ),
     ] = None,
+    story: Annotated[
+        bool,
+        typer.Option(
+            help="Headless: fire shots at the station square and work the incident through to "
+            "closed via the API (located, fused, units recommended and confirmed, lamps "
+            "brightened, response-time KPIs); prints what happened"
+        ),
+    ] = False,
 ) -> None:
     """The demo city: Helsinki centre's real cameras and lamps, simulated feeds and patrols."""
     from safecity.demo import run_demo
 
+    if story:
+        headless = True
     if headless and duration is None:
         duration = 300.0
     summary = _run(
@@ -188,6 +198,7 @@ def demo(
             quiet=json_out,
             start=None if start is None else (start if start.tzinfo else start.replace(tzinfo=UTC)),
             console=console,
+            story=story,
         )
     )
     if json_out:

@@ -18,18 +18,31 @@ from typing import Any
 
 from rich.console import Console
 
+from safecity.core.actuators import ActuatorCommand, CommandName, CommandOutcome, CommandResult
 from safecity.core.clock import Clock, ManualClock, SystemClock
+from safecity.core.geo import Location
 from safecity.core.identity import Agency, Principal, Role, User
 from safecity.core.messages import decode_incident_change
+from safecity.core.payloads import UnitState
 from safecity.core.ports import BusMessage
 from safecity.core.records import IncidentQuery
 from safecity.governance.identity import system_principal
 from safecity.ingest.service import Rejected
+from safecity.operations.units import UnitDefinition
+from safecity.processors.automation.examples import EXAMPLE_RULES
+from safecity.processors.automation.rules import AutomationConfig
 from safecity.runtime import Runtime, build_runtime
 from safecity.settings import Settings
-from safecity.sim.city import AGENCY_CITY, AGENCY_POLICE, AGENCY_RESCUE, ATTRIBUTION, DemoCity
+from safecity.sim.city import (
+    AGENCY_CITY,
+    AGENCY_POLICE,
+    AGENCY_RESCUE,
+    ATTRIBUTION,
+    PATROL_UNIT_IDS,
+    DemoCity,
+)
 from safecity.sim.feeds import encode, frigate_cameras
-from safecity.sim.scenario import CitySimulator
+from safecity.sim.scenario import CitySimulator, SimConfig
 
 AGENCIES = (
     Agency(id=AGENCY_POLICE, name="Helsinki Police Department", kind="police"),
@@ -52,6 +65,20 @@ USERS = (
     User(
         id="demo-feeds", agency_id=AGENCY_CITY, display_name="Demo city feeds", role=Role.INTEGRATOR
     ),
+    User(
+        id="demo-rescue",
+        agency_id=AGENCY_RESCUE,
+        display_name="Demo rescue dispatcher",
+        role=Role.OPERATOR,
+    ),
+)
+#: The rescue department's units, at Erottaja fire station (no vehicle trackers in the demo:
+#: their crews report status through the API, and they are placed at their station).
+RESCUE_STATION = "Erottajan paloasema"
+RESCUE_UNITS = (
+    ("ems-1", "ambulance", "EMS 1", ("paramedic",)),
+    ("ems-2", "ambulance", "EMS 2", ("paramedic",)),
+    ("fire-1", "fire_engine", "Engine 1", ("fire_suppression", "rescue")),
 )
 #: A legacy gateway in the demo sends one malformed message this often, so the dead-letter
 #: path is visible; its source says what it is.
@@ -68,7 +95,83 @@ async def _seed(runtime: Runtime, city: DemoCity) -> dict[str, str]:
     admin = system_principal(AGENCY_CITY)
     for sensor in city.sensors():
         await runtime.sensors.upsert(admin, sensor)
+    await _seed_units(runtime, city)
     return tokens
+
+
+async def _seed_units(runtime: Runtime, city: DemoCity) -> None:
+    """Police patrols (the simulator drives them and their trackers report status) and the
+    rescue department's ambulances and engine at their station, clocked on."""
+    admin = system_principal(role=Role.ADMIN)
+    for i, unit_id in enumerate(PATROL_UNIT_IDS, start=1):
+        armed = i % 2 == 1  # every other patrol carries the armed-response kit
+        await runtime.units.register(
+            admin,
+            UnitDefinition(
+                id=unit_id,
+                agency_id=AGENCY_POLICE,
+                kind="patrol_car",
+                callsign=f"P-{i}",
+                capabilities=("patrol", "armed_response") if armed else ("patrol",),
+                home_station="Helsinki police, city centre",
+            ),
+        )
+    station = city.landmark(RESCUE_STATION)
+    home = Location(lon=station.lon, lat=station.lat) if station is not None else None
+    for unit_id, kind, callsign, capabilities in RESCUE_UNITS:
+        await runtime.units.register(
+            admin,
+            UnitDefinition(
+                id=unit_id,
+                agency_id=AGENCY_RESCUE,
+                kind=kind,
+                callsign=callsign,
+                capabilities=capabilities,
+                home_station=RESCUE_STATION,
+                home=home,
+            ),
+        )
+        await runtime.units.set_status(admin, unit_id, UnitState.AVAILABLE, note="shift start")
+
+
+class SimDevices:
+    """The simulated lamps and bollards take commands like real ones: an automation's or an
+    operator's command changes the device, which then reports its new state as an event."""
+
+    def __init__(self, sim: CitySimulator) -> None:
+        self._sim = sim
+        self._lamps = {d.id for d in sim.city.lamps}
+        self._bollards = {d.id for d in sim.city.bollards}
+        self.commands: list[ActuatorCommand] = []
+
+    def handles(self, device_id: str) -> bool:
+        return device_id in self._lamps or device_id in self._bollards
+
+    async def send(self, command: ActuatorCommand) -> CommandResult:
+        self.commands.append(command)
+        if command.command is CommandName.LIGHT_LEVEL:
+            done = self._sim.command_lamp(command.device_id, int(command.value))
+        else:
+            done = self._sim.command_bollard(command.device_id, str(command.value))
+        outcome = CommandOutcome.ACKNOWLEDGED if done else CommandOutcome.REFUSED
+        return CommandResult(command, outcome, "simulated device", command.issued_at)
+
+
+def demo_settings(city: DemoCity, db: Path, port: int, air_temperature_c: float) -> Settings:
+    """The demo's configuration: Helsinki's map, roads, districts, automations, Frigate NVR."""
+    settings = Settings()
+    settings.store.path = db
+    settings.api.port = port
+    settings.city.name = city.name
+    settings.city.timezone = "Europe/Helsinki"
+    settings.city.places = "helsinki"
+    settings.city.areas = "helsinki"
+    settings.routing.network = "helsinki"
+    settings.gunshot.temperature_c = round(air_temperature_c, 1)
+    settings.automations = AutomationConfig(rules=EXAMPLE_RULES)
+    # The demo's NVR is a Frigate server; Frigate sends no positions, so its cameras are placed.
+    settings.adapters = [frigate_cameras([(c.id, c.lon, c.lat) for c in city.cameras])]
+    return settings
 
 
 def _broken_message(n: int, at: datetime) -> dict[str, Any]:
@@ -184,26 +287,26 @@ async def run_demo(
     quiet: bool,
     console: Console,
     start: datetime | None = None,
+    story: bool = False,
 ) -> dict[str, Any]:
     """Run the demo; returns the summary (also printed by the CLI in headless mode).
-    ``start`` (headless only) fixes the simulated start, so a seed repeats a run exactly."""
+    ``start`` (headless only) fixes the simulated start, so a seed repeats a run exactly.
+    ``story`` (headless) works one shooting through to closed via the API instead."""
     workdir = None
     if db is None:
         workdir = tempfile.TemporaryDirectory(prefix="safecity-demo-")
         db = Path(workdir.name) / "demo.db"
-    settings = Settings()
-    settings.store.path = db
-    settings.api.port = port
     city = DemoCity.load()
-    # The demo's NVR is a Frigate server; Frigate sends no positions, so its cameras are placed.
-    settings.adapters = [frigate_cameras([(c.id, c.lon, c.lat) for c in city.cameras])]
     if start is None or not headless:
         start = datetime.now(UTC).replace(microsecond=0)
     clock: Clock = ManualClock(start) if headless else SystemClock()
-    runtime = build_runtime(settings, clock=clock)
+    sim = CitySimulator(
+        city, clock, seed=seed, config=SimConfig(first_situation=None) if story else SimConfig()
+    )
+    runtime = build_runtime(demo_settings(city, db, port, sim.air_temperature(start)), clock=clock)
+    devices = SimDevices(sim)
     try:
         tokens = await _seed(runtime, city)
-        sim = CitySimulator(city, clock, seed=seed)
         feeds = Principal(
             user_id="demo-feeds",
             agency_id=AGENCY_CITY,
@@ -211,19 +314,25 @@ async def run_demo(
             purpose=system_principal(role=Role.INTEGRATOR).purpose,
         )
         feeder = _Feeder(runtime, sim, feeds)
+        if story:
+            from safecity.demo_story import run_story
+
+            assert isinstance(clock, ManualClock)
+            return await run_story(runtime, feeder, devices, clock, tokens)
         if headless:
-            return await _headless(runtime, feeder, clock, duration_s or 300.0)
-        return await _live(runtime, feeder, tokens, duration_s, port, quiet, console)
+            return await _headless(runtime, feeder, devices, clock, duration_s or 300.0)
+        return await _live(runtime, feeder, devices, tokens, duration_s, port, quiet, console)
     finally:
         if workdir is not None:
             workdir.cleanup()
 
 
 async def _headless(
-    runtime: Runtime, feeder: _Feeder, clock: Clock, duration_s: float
+    runtime: Runtime, feeder: _Feeder, devices: SimDevices, clock: Clock, duration_s: float
 ) -> dict[str, Any]:
     assert isinstance(clock, ManualClock)
     await runtime.start()
+    runtime.actuators.channels.append(devices)
     await runtime.bus.subscribe("incidents.dispatched", feeder.follow_dispatches)
     started = time.perf_counter()
     begin = clock.now()
@@ -244,6 +353,7 @@ async def _headless(
 async def _live(
     runtime: Runtime,
     feeder: _Feeder,
+    devices: SimDevices,
     tokens: dict[str, str],
     duration_s: float | None,
     port: int,
@@ -262,6 +372,7 @@ async def _live(
             raise RuntimeError(f"the API could not start on 127.0.0.1:{port} (port in use?)")
         await asyncio.sleep(0.05)
     await runtime.bus.subscribe("incidents.dispatched", feeder.follow_dispatches)
+    runtime.actuators.channels.append(devices)
     base = f"http://127.0.0.1:{port}"
     if not quiet:
         op = tokens["demo-operator"]

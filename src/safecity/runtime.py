@@ -36,7 +36,7 @@ from safecity.ingest.queries import EventQueries
 from safecity.ingest.service import IngestLimits, IngestService, Rejected
 from safecity.maps import PACKAGED as PACKAGED_MAPS
 from safecity.maps import load_areas, load_places
-from safecity.operations.automations import AutomationService
+from safecity.operations.automations import AutomationService, ChannelNotifier
 from safecity.operations.channels import ChannelService
 from safecity.operations.dispatch import DispatchService
 from safecity.operations.kpis import KpiService
@@ -389,7 +389,7 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
     adapters = AdapterIntake(
         ingest, sensors, clock, load_instances(settings.adapters, base=settings.config_dir)
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         clock=clock,
         store=store,
@@ -430,3 +430,5 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
             webhooks=[i.name for i in adapters.instances.values() if i.adapter == "webhook_out"],
         ),
     )
+    runtime.automations.notifier = ChannelNotifier(runtime.channels)
+    return runtime

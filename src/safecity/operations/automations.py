@@ -35,6 +35,7 @@ from safecity.governance.access import require
 from safecity.governance.audit import AuditLog
 from safecity.governance.identity import system_principal
 from safecity.incidents.actuators import ActuatorService
+from safecity.operations.channels import ChannelService
 from safecity.processors.automation.engine import (
     AutomationEngine,
     PlannedAction,
@@ -60,6 +61,25 @@ class Notifier(Protocol):
     async def notify(
         self, incident_id: str | None, agencies: Sequence[str], message: str, *, rule_id: str
     ) -> str: ...
+
+
+class ChannelNotifier:
+    """Posts a rule's notice into the incident's shared channel, asking for acknowledgement;
+    the channel's sharing rules decide which agencies see it."""
+
+    def __init__(self, channels: ChannelService) -> None:
+        self._channels = channels
+
+    async def notify(
+        self, incident_id: str | None, agencies: Sequence[str], message: str, *, rule_id: str
+    ) -> str:
+        if incident_id is None:
+            raise Conflict("the notice has no incident to post to")
+        author = system_principal(role=Role.ADMIN, acting_as=f"automation:{rule_id}")
+        posted = await self._channels.post_to_incident(
+            author, incident_id, f"{message} (for: {', '.join(agencies)})", requires_ack=True
+        )
+        return posted.id
 
 
 class AutomationService:

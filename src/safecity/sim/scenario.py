@@ -149,6 +149,8 @@ class _Lamp:
     dim_to_h: float
     level: float = 0.0
     faulty: bool = False
+    #: A commanded level holds until then (an automation or an operator brightened it).
+    held_until: datetime | None = None
 
 
 @dataclass
@@ -575,6 +577,10 @@ class CitySimulator:
         hour = solar_hour(when, centre.lon)
         for lamp in self._lamps.values():
             target = _lamp_level(lamp, elevation, hour)
+            if lamp.held_until is not None:
+                if when < lamp.held_until:
+                    continue
+                lamp.held_until = None
             if lamp.faulty or target == lamp.level:
                 continue
             if lamp.level == 0.0:
@@ -593,6 +599,34 @@ class CitySimulator:
                 {"lamp_id": lamp.device.id, "level_pct": target, "reason": reason},
                 accuracy_m=1.0,
             )
+
+    # --- commands from the platform (a person's, or a configured automation's) ---------------
+
+    def command_lamp(self, lamp_id: str, level_pct: int, *, hold_s: float = 900.0) -> bool:
+        """Set a lamp's light level now and hold it for ``hold_s``; False if it cannot (a
+        faulty lamp does not obey). The lamp reports its new level, as a real one would."""
+        lamp = self._lamps.get(lamp_id)
+        if lamp is None or lamp.faulty:
+            return False
+        when = self._now
+        lamp.level = float(level_pct)
+        lamp.held_until = when + timedelta(seconds=hold_s)
+        self._emit_device(
+            when,
+            "lamp.light_level",
+            lamp.device,
+            {"lamp_id": lamp_id, "level_pct": float(level_pct), "reason": "command"},
+            accuracy_m=1.0,
+        )
+        return True
+
+    def command_bollard(self, bollard_id: str, position: str) -> bool:
+        """Move a bollard ``up`` (closed to vehicles) or ``down`` now; it reports its state."""
+        bollard = next((b for b in self.city.bollards if b.id == bollard_id), None)
+        if bollard is None or position not in ("up", "down"):
+            return False
+        self._emit_bollard(bollard, self._now, p.BollardPosition(position), forced=False)
+        return True
 
     def _bollard_cycle(self, bollard: Device, when: datetime) -> Action:
         def run() -> None:
