@@ -284,6 +284,7 @@ class UnitFeedFollower:
         self._sub: Subscription | None = None
         self.applied = 0
         self.unknown = 0
+        self._warned: set[str] = set()
 
     async def start(self) -> None:
         self._sub = await self._bus.subscribe(
@@ -307,7 +308,10 @@ class UnitFeedFollower:
                 self.applied += 1
             except NotFound as exc:
                 self.unknown += 1
-                log.warning("unit feed: %s (event %s %s)", exc, event.source, event.id)
+                # Once per unknown unit: a tracker not yet registered reports every few seconds.
+                if str(exc) not in self._warned and len(self._warned) < 10_000:
+                    self._warned.add(str(exc))
+                    log.warning("unit feed: %s (event %s %s)", exc, event.source, event.id)
             except Conflict as exc:
                 log.warning("unit feed: %s (event %s %s)", exc, event.source, event.id)
 
