@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from safecity.processors.gunshot.localiser import Pulse, ShotFix, locate, solve
+from safecity.processors.gunshot.localiser import Pulse, ShotFix, confirmed, locate, solve
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -251,12 +251,13 @@ def _firing_position(survey: Any, survey_file: Path) -> str:
 
 
 def _match(fixes: list[ShotFix], rounds: int, x: float, y: float) -> tuple[list[float | None], int]:
-    """The ``rounds`` best-supported fixes are the rounds; the rest are false fixes."""
+    """The ``rounds`` best-supported fixes are the rounds; the rest of the fixes that count as
+    rounds (:func:`confirmed`) are false fixes."""
     ranked = sorted(fixes, key=lambda f: (-len(f.sensors), f.residual_rms_s))
     kept = sorted(ranked[:rounds], key=lambda f: f.t0_s)
     errors: list[float | None] = [math.hypot(f.x_m - x, f.y_m - y) for f in kept]
     errors.extend([None] * (rounds - len(kept)))
-    return errors, max(len(fixes) - rounds, 0)
+    return errors, max(len(confirmed(fixes)) - rounds, 0)
 
 
 def _evaluate_test(pulses_file: Path, temperature_c: float | None) -> _TestOutcome:

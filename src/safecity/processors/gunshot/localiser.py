@@ -523,6 +523,21 @@ def _is_echo_of(burst: _Burst, late: _Solution, first: _Solution) -> bool:
     return spread > PROPAGATION_TOLERANCE_S
 
 
+#: Rounds of one burst are heard by about as many sensors as its best-heard round; a fix with far
+#: fewer is a coincidence of echoes. On the Pittsburgh test the counted rounds match the rounds
+#: fired in 105-107 of 108 tests for any ratio from 0.5 to 0.7; the middle is used.
+CONFIRM_SUPPORT = 0.6
+
+
+def confirmed(fixes: list[ShotFix], ratio: float = CONFIRM_SUPPORT) -> list[ShotFix]:
+    """The fixes that count as rounds: those used by at least ``ratio`` of the pulses of the
+    best-supported fix. Order is kept."""
+    if not fixes:
+        return []
+    best = max(len(f.used) for f in fixes)
+    return [f for f in fixes if len(f.used) >= ratio * best]
+
+
 def locate(
     pulses: Sequence[Pulse], *, temperature_c: float, source_z_m: float | None = None
 ) -> list[ShotFix]:

@@ -153,7 +153,6 @@ def event_for(
 ) -> dict[str, Any]:
     """The ``gunshot.located`` event (as ingest takes it) for a located burst."""
     best = _best(burst.shots)
-    good = [s for s in burst.shots if s.quality != "poor"]
     first = burst.first_shot_time or best.time
     ellipse = best.ellipse
     return {
@@ -169,7 +168,7 @@ def event_for(
         "severity": "severe",
         "confidence": 0.9 if best.quality != "poor" else 0.6,
         "data": {
-            "rounds": max(1, len(good)),
+            "rounds": len(burst.shots),  # confirmed rounds only (see localiser.confirmed)
             "first_shot_time": _stamp(first),
             "sensors_used": list(burst.sensors)[:200],
             "uncertainty_m": round(ellipse.semi_major_m, 1),

@@ -38,6 +38,7 @@ from safecity.processors.gunshot.localiser import (
     Ellipse,
     Pulse,
     ShotFix,
+    confirmed,
     locate,
     speed_of_sound,
 )
@@ -223,7 +224,9 @@ class GunshotTracker:
             )
         frame = _Frame.around(dets)
         epoch = dets[0].arrival
-        fixes = locate([frame.pulse(d, epoch) for d in dets], temperature_c=self._temperature_c())
+        fixes = confirmed(
+            locate([frame.pulse(d, epoch) for d in dets], temperature_c=self._temperature_c())
+        )
         if not fixes:
             return result((), sensors, "no position is consistent with the arrivals")
         shots = tuple(frame.shot(f, epoch) for f in fixes)
