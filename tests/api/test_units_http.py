@@ -175,3 +175,14 @@ def test_procedures_attach_with_a_checklist_and_agencies(api: Api, runtime: Runt
     assert r.status_code == 409 and "steps:" in r.json()["detail"]
     book = api.client.get("/v1/procedures", headers=api.h()).json()["items"]
     assert any(p["id"] == "shots-fired" for p in book)
+
+
+def test_unit_changes_are_pushed_on_the_live_stream(api: Api) -> None:
+    register(api)
+    token = api.tokens[Role.OPERATOR]
+    with api.client.websocket_connect(f"/v1/stream?access_token={token}&topics=unit") as ws:
+        assert ws.receive_json()["topic"] == "hello"
+        api.client.post("/v1/units/P-11/status", json={"status": "available"}, headers=api.h())
+        frame = ws.receive_json()
+        assert frame["topic"] == "unit" and frame["subject"] == "units.status"
+        assert frame["data"]["id"] == "P-11" and frame["data"]["status"] == "available"

@@ -65,6 +65,17 @@ class LiveHub:
                 "channels.>", self._fan_messages, durable=None, max_batch=500
             )
         )
+        # Units' status and position for the live board; alerts drafted for approval.
+        self._subs.append(
+            await self._svc.bus.subscribe(
+                "units.>", self._fan("unit"), durable=None, max_batch=1000
+            )
+        )
+        self._subs.append(
+            await self._svc.bus.subscribe(
+                "alerts.>", self._fan("alert"), durable=None, max_batch=100
+            )
+        )
 
     async def stop(self) -> None:
         for sub in self._subs:
@@ -134,14 +145,18 @@ class LiveHub:
 
 def _topics(principal: Principal, requested: str) -> frozenset[str]:
     wanted = {t.strip() for t in requested.split(",") if t.strip()} or {"event", "incident"}
-    unknown = wanted - {"event", "incident", "message"}
-    if unknown:
-        raise PermissionDenied(f"unknown topic(s) {sorted(unknown)}; use event, incident, message")
     needs = {
         "event": Permission.EVENTS_READ,
         "incident": Permission.INCIDENTS_READ,
         "message": Permission.INCIDENTS_READ,
+        "unit": Permission.UNITS_READ,
+        "alert": Permission.INCIDENTS_READ,
     }
+    unknown = wanted - set(needs)
+    if unknown:
+        raise PermissionDenied(
+            f"unknown topic(s) {sorted(unknown)}; use {', '.join(sorted(needs))}"
+        )
     for topic in wanted:
         if not principal.can(needs[topic]):
             raise PermissionDenied(f"role {principal.role.value!r} may not stream {topic}s")
@@ -151,8 +166,10 @@ def _topics(principal: Principal, requested: str) -> frozenset[str]:
 @router.websocket("/v1/stream")
 async def stream(websocket: WebSocket) -> None:
     """Authenticate with ``Authorization: Bearer`` or ``?access_token=`` (browsers cannot set
-    headers on WebSockets); choose ``?topics=event,incident,message`` (``message``: channel
-    messages and receipts of your agency's channels); declare ``?purpose=``."""
+    headers on WebSockets); choose ``?topics=event,incident,message,unit,alert``
+    (``message``: channel messages and receipts of your agency's channels; ``unit``: units'
+    status and position; ``alert``: warnings drafted, approved, rejected); declare
+    ``?purpose=``."""
     svc: ApiServices = websocket.app.state.services
     hub: LiveHub = websocket.app.state.hub
     auth = websocket.headers.get("authorization", "")
