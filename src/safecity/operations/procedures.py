@@ -205,6 +205,8 @@ class ProcedureService:
         self._incidents = incidents
         self.book = book or ProcedureBook()
         self._sub: Subscription | None = None
+        #: Incident id -> the type a procedure was settled for (insertion-ordered, bounded).
+        self._settled: dict[str, str] = {}
 
     async def start(self) -> None:
         self._sub = await self._bus.subscribe(
@@ -228,6 +230,8 @@ class ProcedureService:
             incident = change.incident
             if change.actor == ACTOR or not incident.is_open:
                 continue
+            if self._settled.get(incident.id) == incident.type:
+                continue  # already attached for this type (messages queued before it)
             procedure = self.book.for_type(incident.type)
             if procedure is None or not _replaceable(incident, procedure):
                 continue
@@ -235,6 +239,9 @@ class ProcedureService:
                 await self.attach(incident.id)
             except Conflict as exc:
                 log.info("procedure not attached to %s: %s", incident.id, exc)
+            self._settled[incident.id] = incident.type
+            while len(self._settled) > 10_000:
+                self._settled.pop(next(iter(self._settled)))
 
     async def attach(self, incident_id: str) -> Incident:
         """Attach the procedure for the incident's current type and involve its agencies."""

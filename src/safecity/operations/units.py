@@ -297,12 +297,24 @@ class UnitFeedFollower:
             self._sub = None
 
     async def _on_events(self, batch: Sequence[BusMessage]) -> None:
-        for message in batch:
-            event = (
-                message.local
-                if isinstance(message.local, Event)
-                else parse_event(orjson.loads(message.data))
-            )
+        events = [
+            message.local
+            if isinstance(message.local, Event)
+            else parse_event(orjson.loads(message.data))
+            for message in batch
+        ]
+        # A tracker reports every few seconds: of a batch's fixes, only each unit's newest
+        # moves it (statuses all count, in order). One write per unit instead of per fix.
+        newest: dict[str, int] = {}
+        for i, event in enumerate(events):
+            if isinstance(event.data, UnitPosition):
+                unit_id = event.data.unit_id
+                if unit_id not in newest or events[newest[unit_id]].time <= event.time:
+                    newest[unit_id] = i
+        for i, event in enumerate(events):
+            if isinstance(event.data, UnitPosition) and newest.get(event.data.unit_id) != i:
+                self.applied += 1
+                continue
             try:
                 await self._apply(event)
                 self.applied += 1
