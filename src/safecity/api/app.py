@@ -149,4 +149,7 @@ def create_app(
         automations,
     ):
         app.include_router(module.router)
+    from safecity import web
+
+    web.mount(app)
     return app

@@ -1,0 +1,44 @@
+"""Small helpers for the browser tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, Request
+
+from safecity.runtime import Runtime
+
+
+@dataclass
+class LiveServer:
+    base: str
+    runtime: Runtime
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def post(self, path: str, body: Any, user: str = "feeds") -> httpx.Response:
+        return httpx.post(
+            self.base + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self.tokens[user]}"},
+            timeout=10,
+        )
+
+    def get(self, path: str, user: str = "op-police") -> httpx.Response:
+        return httpx.get(
+            self.base + path, headers={"Authorization": f"Bearer {self.tokens[user]}"}, timeout=10
+        )
+
+
+def offline_requests(page: Page, base: str) -> list[str]:
+    """Start recording requests that go anywhere but the app (they must not exist: no CDN)."""
+    found: list[str] = []
+
+    def check(request: Request) -> None:
+        url = request.url
+        if not (url.startswith(base) or url.startswith("data:") or url.startswith("blob:")):
+            found.append(url)
+
+    page.on("request", check)
+    return found
