@@ -378,6 +378,9 @@ async def _live(
         op = tokens["demo-operator"]
         lines = [
             f"[bold]safecity demo[/]: {feeder.sim.city.name} ({ATTRIBUTION})",
+            f"  console        {base}/console/#token={op}",
+            f"  rescue console {base}/console/#token={tokens['demo-rescue']}",
+            f"  public portal  {base}/portal/",
             f"  API docs       {base}/docs",
             f"  incidents      curl -H 'Authorization: Bearer {op}' {base}/v1/incidents",
             f"  live stream    ws://127.0.0.1:{port}/v1/stream?access_token={op}",

@@ -24,7 +24,7 @@ from safecity.core.incidents import Incident, IncidentStatus, IncidentWrite, Tim
 from safecity.core.payloads import CameraFireSmoke, NoiseLevel
 from safecity.core.ports import Store
 from safecity.core.records import AuditRecord, DeadLetter, EventQuery, IncidentQuery
-from safecity.core.registry import Sensor, SensorKind
+from safecity.core.registry import CameraView, Sensor, SensorKind
 from safecity.store.migrations import latest_version, migrations
 from safecity.store.sqlite import SqliteStore
 
@@ -801,6 +801,15 @@ def test_a_sensor_round_trips(store: Store) -> None:
     assert stored.model_copy(update={"created_at": None, "updated_at": None}) == sensor
     assert store.get_sensor("noise:n-7/b") == stored
     assert store.get_sensor("missing") is None
+
+
+def test_a_camera_keeps_its_view(store: Store) -> None:
+    view = CameraView(direction_deg=135.0, fov_deg=70.0, range_m=60.0, assumed=True)
+    stored = store.upsert_sensor(make_sensor("cam-v", view=view))
+    assert stored.view == view
+    assert store.get_sensor("cam-v") == stored
+    moved = store.upsert_sensor(make_sensor("cam-v", view=None))
+    assert moved.view is None and store.get_sensor("cam-v") == moved
 
 
 def test_list_sensors_filters_and_pages(store: Store) -> None:

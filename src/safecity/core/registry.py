@@ -30,6 +30,19 @@ class SensorKind(StrEnum):
     OTHER = "other"
 
 
+class CameraView(BaseModel):
+    """Where a camera looks: the coverage analysis and the console's map draw this wedge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    direction_deg: float = Field(ge=0, lt=360, description="Centre of view, degrees from north")
+    fov_deg: float = Field(default=90.0, gt=0, le=360, description="Horizontal field of view")
+    range_m: float = Field(default=50.0, gt=0, le=1000, description="Useful viewing distance")
+    assumed: bool = Field(
+        default=False, description="True when the direction is an assumption, not surveyed"
+    )
+
+
 class Sensor(BaseModel):
     """One registered device. The register is what citizens can inspect (public entries)."""
 
@@ -52,5 +65,6 @@ class Sensor(BaseModel):
     retention_days: int = Field(ge=0, le=3650, description="How long its raw data is kept")
     public: bool = Field(description="Shown in the public register")
     status: Annotated[str, StringConstraints(max_length=50)] = "active"
+    view: CameraView | None = Field(default=None, description="Cameras: where they look")
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -14,8 +14,8 @@ from typing import Any
 import networkx as nx
 
 from safecity.core.geo import BBox, Location, haversine_m
-from safecity.core.registry import Sensor, SensorKind
-from safecity.sim.geometry import metres_per_degree, segment_distance_m
+from safecity.core.registry import CameraView, Sensor, SensorKind
+from safecity.sim.geometry import bearing_deg, metres_per_degree, segment_distance_m
 
 #: What every map or list showing this data must display (ODbL 1.0 attribution).
 ATTRIBUTION = "Map data © OpenStreetMap contributors, ODbL 1.0"
@@ -400,8 +400,28 @@ class DemoCity:
 
         Fixed devices come first, then one vehicle tracker per patrol unit (``avl-unit-p1``...).
         """
-        fixed = [_sensor(device) for device in self.devices()]
+        fixed = [_sensor(device, self._view(device)) for device in self.devices()]
         return fixed + [_tracker(unit_id, self.name) for unit_id in PATROL_UNIT_IDS]
+
+    def _view(self, device: Device) -> CameraView | None:
+        """A camera's view: its OSM ``camera:direction`` when tagged; otherwise assumed to face
+        the nearest road (street cameras watch streets), 90° wide and 50 m deep."""
+        if device.kind is not SensorKind.CAMERA:
+            return None
+        tagged = device.tag("camera:direction") or device.tag("direction")
+        if tagged is not None:
+            try:
+                return CameraView(direction_deg=float(tagged) % 360.0, fov_deg=90.0, range_m=50.0)
+            except ValueError:
+                pass  # compass words ("NE") and ranges are left to the assumption below
+        node = self.nearest_node(device.lon, device.lat)
+        lon, lat = self.node_position(node)
+        if (lon, lat) == (device.lon, device.lat):
+            return CameraView(direction_deg=0.0, assumed=True)
+        return CameraView(
+            direction_deg=round(bearing_deg(device.lon, device.lat, lon, lat) % 360.0, 1),
+            assumed=True,
+        )
 
     def _crowd_counters(self) -> list[Device]:
         squares = [lm for name in CROWD_SQUARES if (lm := self.landmark(name)) is not None]
@@ -646,9 +666,10 @@ def _tracker(unit_id: str, area: str) -> Sensor:
     )
 
 
-def _sensor(device: Device) -> Sensor:
+def _sensor(device: Device, view: CameraView | None = None) -> Sensor:
     owner, measures, purpose, basis, personal, retention, public = _REGISTER[device.kind]
     return Sensor(
+        view=view,
         id=device.id,
         kind=device.kind,
         name=device.name,

@@ -26,7 +26,7 @@ from safecity.core.records import (
     IncidentQuery,
     StoredEvent,
 )
-from safecity.core.registry import Sensor
+from safecity.core.registry import CameraView, Sensor
 from safecity.store.migrations import BOOTSTRAP_SQL, migrations
 from safecity.store.sqlite.operations import OperationsTables
 
@@ -89,18 +89,19 @@ _INCIDENT_UPDATE = (
 
 _SENSOR_COLUMNS = (
     "id, kind, name, owner_agency, lon, lat, alt_m, accuracy_m, area, measures_json, purpose, "
-    "legal_basis, personal_data, retention_days, is_public, status, created_us, updated_us"
+    "legal_basis, personal_data, retention_days, is_public, status, created_us, updated_us, "
+    "view_json"
 )
 _SENSOR_SELECT = f"SELECT {_SENSOR_COLUMNS} FROM sensors"  # noqa: S608 - constant
 _SENSOR_UPSERT = (
-    f"INSERT INTO sensors ({_SENSOR_COLUMNS}) VALUES ({', '.join('?' * 18)}) "  # noqa: S608
+    f"INSERT INTO sensors ({_SENSOR_COLUMNS}) VALUES ({', '.join('?' * 19)}) "  # noqa: S608
     "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, "
     "owner_agency = excluded.owner_agency, lon = excluded.lon, lat = excluded.lat, "
     "alt_m = excluded.alt_m, accuracy_m = excluded.accuracy_m, area = excluded.area, "
     "measures_json = excluded.measures_json, purpose = excluded.purpose, "
     "legal_basis = excluded.legal_basis, personal_data = excluded.personal_data, "
     "retention_days = excluded.retention_days, is_public = excluded.is_public, "
-    "status = excluded.status, updated_us = excluded.updated_us"
+    "status = excluded.status, updated_us = excluded.updated_us, view_json = excluded.view_json"
 )
 
 _CREDENTIAL_COLUMNS = "id, user_id, token_hash, label, created_us, expires_us, revoked_us"
@@ -1103,6 +1104,7 @@ def _sensor_row(sensor: Sensor) -> Row:
         sensor.status,
         _micros_or_none(sensor.created_at),
         _micros_or_none(sensor.updated_at),
+        sensor.view.model_dump_json() if sensor.view is not None else None,
     )
 
 
@@ -1126,6 +1128,7 @@ def _sensor(row: Row) -> Sensor:
         status,
         created_us,
         updated_us,
+        view_json,
     ) = row
     return Sensor(
         id=sensor_id,
@@ -1143,6 +1146,7 @@ def _sensor(row: Row) -> Sensor:
         status=status,
         created_at=from_micros(created_us),
         updated_at=from_micros(updated_us),
+        view=CameraView.model_validate_json(view_json) if view_json else None,
     )
 
 
