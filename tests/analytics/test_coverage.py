@@ -69,6 +69,7 @@ def test_placement_covers_the_most_risk_and_greedy_is_near_exact() -> None:
     greedy = place(model, sites, 3, risk=risk, method="greedy")
     exact = place(model, sites, 3, risk=risk, method="exact", time_limit_s=10)
     assert exact.optimal
+    assert exact.upper_bound == pytest.approx(exact.covered_risk, rel=1e-4)
     assert exact.covered_risk >= greedy.covered_risk - 1e-6
     assert greedy.covered_risk >= (1 - 1 / math.e) * exact.covered_risk
     assert len(set(greedy.sites)) == 3

@@ -77,6 +77,8 @@ class Placement:
     optimal: bool
     seconds: float
     existing_risk: float = 0.0
+    #: Exact method: the solver's proven upper bound on the covered risk (equal when optimal).
+    upper_bound: float | None = None
 
     @property
     def covered_share(self) -> float:
@@ -247,11 +249,12 @@ def place(
     sets = _site_sets(model, sites)
     total = float(weights.sum())
     base = float(weights[already].sum())
+    bound: float | None = None
     if method == "greedy":
         chosen, gains = _greedy(sets, weights, already, k)
         optimal = False
     elif method == "exact":
-        chosen, gains, optimal = _exact(sets, weights, already, k, time_limit_s)
+        chosen, gains, optimal, bound = _exact(sets, weights, already, k, time_limit_s)
     else:
         raise ValueError("method must be 'greedy' or 'exact'")
     return Placement(
@@ -263,6 +266,7 @@ def place(
         optimal=optimal,
         seconds=round(time.perf_counter() - started, 3),
         existing_risk=base,
+        upper_bound=None if bound is None else base + bound,
     )
 
 
@@ -294,29 +298,37 @@ def _exact(
     already: np.ndarray,
     k: int,
     time_limit_s: float,
-) -> tuple[list[int], list[float], bool]:
+) -> tuple[list[int], list[float], bool, float | None]:
     from ortools.sat.python import cp_model
 
-    # Only points some site could newly cover matter; weights are scaled to integers for CP-SAT.
+    # Only points some site could newly cover matter, and points covered by exactly the same
+    # sites are interchangeable: one variable per distinct set of sites, with their summed
+    # weight. Weights are scaled to integers for CP-SAT.
     coverers: dict[int, list[int]] = {}
     for i, members in enumerate(sets):
         for j in members[~already[members]]:
             coverers.setdefault(int(j), []).append(i)
-    scale = 1_000_000 / max(float(weights.max()) if len(weights) else 1.0, 1e-12)
+    groups: dict[tuple[int, ...], float] = {}
+    for j, sites in coverers.items():
+        key = tuple(sites)
+        groups[key] = groups.get(key, 0.0) + float(weights[j])
+    top = max(groups.values(), default=1.0)
+    scale = 1_000_000 / max(top, 1e-12)
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"site_{i}") for i in range(len(sets))]
-    y = {j: model.new_bool_var(f"point_{j}") for j in coverers}
-    for j, sites in coverers.items():
-        model.add(y[j] <= sum(x[i] for i in sites))
+    y = {key: model.new_bool_var(f"group_{n}") for n, key in enumerate(groups)}
+    for key, var in y.items():
+        model.add(var <= sum(x[i] for i in key))
     model.add(sum(x) <= k)
-    model.maximize(sum(round(float(weights[j]) * scale) * y[j] for j in coverers))
+    model.maximize(sum(round(groups[key] * scale) * var for key, var in y.items()))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = 2
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return [], [], False
+        return [], [], False, None
     picked = [i for i in range(len(sets)) if solver.value(x[i])]
     # Report gains in the order a greedy pass over the picked sites would add them.
     order, gains = _greedy([sets[i] for i in picked], weights, already, len(picked))
-    return [picked[i] for i in order], gains, status == cp_model.OPTIMAL
+    bound = float(solver.best_objective_bound) / scale
+    return [picked[i] for i in order], gains, status == cp_model.OPTIMAL, bound
