@@ -261,6 +261,11 @@ class Runtime:
                 max_inflight_ingest=a.max_inflight_ingest,
                 retry_after_s=a.retry_after_s,
                 info=info or {},
+                basemap=(
+                    self.settings.city.places
+                    if self.settings.city.places in PACKAGED_MAPS
+                    else None
+                ),
                 correlated=lambda: self.correlation.events_seen,
             ),
             on_start=[self.start] if manage else [],

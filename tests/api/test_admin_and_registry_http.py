@@ -88,3 +88,16 @@ def test_register_refuses_bad_records_naming_the_field(api: Api) -> None:
         "/v1/sensors/cam-kamppi-1", json={**SENSOR, "owner_agency": "nobody"}, headers=h
     )
     assert r.status_code == 404
+
+
+def test_me_says_who_the_token_belongs_to_and_its_purposes(api: Api) -> None:
+    r = api.client.get("/v1/me", headers=api.h(Role.SUPERVISOR, purpose="investigation"))
+    assert r.status_code == 200, r.text
+    me = r.json()
+    assert me["user_id"] == "supervisor-1" and me["role"] == "supervisor"
+    assert me["purpose"] == "investigation"
+    assert "incident-response" in me["purposes"] and "oversight" not in me["purposes"]
+    assert "incidents:write" in me["permissions"]
+    assert api.client.get("/v1/me").status_code == 401
+    bad = api.client.get("/v1/me", headers=api.h(Role.OPERATOR, purpose="oversight"))
+    assert bad.status_code == 403

@@ -20,6 +20,7 @@ from safecity.api.routes import (
     adapters,
     admin,
     automations,
+    basemap,
     cap_feed,
     channels,
     eido,
@@ -28,6 +29,7 @@ from safecity.api.routes import (
     kpis,
     ngsi_ld,
     open311,
+    portal,
     sensors,
     stream,
     system,
@@ -147,6 +149,8 @@ def create_app(
         units,
         kpis,
         automations,
+        basemap,
+        portal,
     ):
         app.include_router(module.router)
     from safecity import web

@@ -55,6 +55,9 @@ class ApiServices:
     max_inflight_ingest: int = 64
     retry_after_s: int = 1
     info: dict[str, str] = field(default_factory=dict)
+    #: Packaged map whose offline basemap ``/public/v1/basemap`` serves (the city's places map
+    #: when it is a packaged one); None: the ``basemap`` entry of ``info``, else "helsinki".
+    basemap: str | None = None
     #: Ingest requests in progress; past ``max_inflight_ingest`` the API answers 429.
     inflight_ingest: int = 0
     metrics: Any = None

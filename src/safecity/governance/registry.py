@@ -78,3 +78,18 @@ class SensorRegistry:
                 kind=kind, public_only=True, limit=limit, offset=offset
             )
         )
+
+    async def non_public_count(self) -> int:
+        """How many registered devices are not in the public register: the public may know
+        they exist, not what or where they are."""
+
+        def count() -> int:
+            found, offset, page = 0, 0, 5000
+            while True:
+                rows = self._store.list_sensors(limit=page, offset=offset)
+                found += sum(1 for s in rows if not s.public)
+                if len(rows) < page:
+                    return found
+                offset += page
+
+        return await asyncio.to_thread(count)

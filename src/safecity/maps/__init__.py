@@ -79,3 +79,12 @@ def load_areas(name_or_path: str | Path, *, max_m: float = 5_000.0) -> AreaMap:
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise ValueError(f"{doc['_origin']}: areas[{i}]: {exc!r}") from None
     return AreaMap(areas, max_m=max_m)
+
+
+def basemap_bytes(name: str) -> bytes:
+    """The offline basemap of a packaged map, gzipped JSON as built by
+    ``scripts/build_basemap.py``: ``{"layers": {"roads"|"buildings"|"water"|"green"|"places":
+    FeatureCollection}, "attribution", "bbox"}``. Raises ValueError for an unknown map."""
+    if name not in PACKAGED:
+        raise ValueError(f"{name!r} is not a packaged map (known: {', '.join(PACKAGED)})")
+    return (files(__name__) / "data" / name / "basemap.json.gz").read_bytes()

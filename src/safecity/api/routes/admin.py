@@ -13,7 +13,7 @@ from starlette.responses import Response
 from safecity.api.deps import Caller, Services
 from safecity.api.responses import Json, audit_record
 from safecity.core.errors import NotFound
-from safecity.core.identity import Agency, Permission, User
+from safecity.core.identity import ROLE_PERMISSIONS, ROLE_PURPOSES, Agency, Permission, User
 from safecity.governance.access import require
 from safecity.governance.audit import verify_chain
 
@@ -39,6 +39,40 @@ class IssuedTokenOut(BaseModel):
     label: str
     expires_at: datetime | None
     secret: str = Field(description="Shown once; only its hash is stored")
+
+
+class MeOut(BaseModel):
+    user_id: str
+    display_name: str
+    agency_id: str
+    agency_name: str | None
+    role: str
+    purpose: str = Field(description="The purpose this call was made for")
+    purposes: list[str] = Field(description="The purposes this role may declare")
+    permissions: list[str]
+
+
+@router.get(
+    "/me",
+    response_model=MeOut,
+    tags=["administration"],
+    summary="Who the token belongs to: user, agency, role, declared and allowed purposes",
+)
+async def me(svc: Services, caller: Caller) -> Any:
+    """Any valid token may ask; the console shows it and offers the role's purposes."""
+    user = await asyncio.to_thread(svc.identity.get_user, caller.user_id)
+    agencies = await asyncio.to_thread(svc.identity.list_agencies)
+    agency = next((a for a in agencies if a.id == caller.agency_id), None)
+    return MeOut(
+        user_id=caller.user_id,
+        display_name=user.display_name if user else caller.user_id,
+        agency_id=caller.agency_id,
+        agency_name=agency.name if agency else None,
+        role=caller.role.value,
+        purpose=caller.purpose.value,
+        purposes=sorted(p.value for p in ROLE_PURPOSES[caller.role]),
+        permissions=sorted(p.value for p in ROLE_PERMISSIONS[caller.role]),
+    )
 
 
 @router.get("/agencies", response_model=AgencyList)

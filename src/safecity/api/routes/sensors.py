@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from safecity.api.deps import Caller, Services
@@ -17,6 +17,12 @@ router = APIRouter(tags=["sensors"])
 
 class SensorList(BaseModel):
     items: list[Sensor]
+
+
+class PublicSensorList(SensorList):
+    non_public_count: int = Field(
+        description="Registered devices not in the public register: counted, never shown"
+    )
 
 
 @router.get("/v1/sensors", response_model=SensorList, summary="All registered devices")
@@ -59,7 +65,7 @@ async def delete_sensor(sensor_id: str, svc: Services, caller: Caller) -> Respon
 
 @router.get(
     "/public/v1/sensors",
-    response_model=SensorList,
+    response_model=PublicSensorList,
     tags=["public"],
     summary="The public register: what is installed, why, by whom, kept how long",
 )
@@ -69,8 +75,9 @@ async def public_sensors(
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
-    return SensorList(
+    return PublicSensorList(
         items=await svc.sensors.public(
             kind=kind.value if kind else None, limit=limit, offset=offset
-        )
+        ),
+        non_public_count=await svc.sensors.non_public_count(),
     )

@@ -197,17 +197,25 @@ async def stream(websocket: WebSocket) -> None:
         details={"topics": sorted(topics)},
     )
     sent = 0
+    # A closed browser is noticed at once, not at the next frame: a quiet stream would
+    # otherwise keep its handler (and a server's shutdown) waiting.
+    closed = asyncio.create_task(_until_closed(websocket))
     try:
         await websocket.send_text(
             orjson.dumps({"topic": "hello", "topics": sorted(topics)}).decode()
         )
         while True:
-            frame = await client.queue.get()
-            await websocket.send_text(frame.decode())
+            getting = asyncio.ensure_future(client.queue.get())
+            done, _ = await asyncio.wait({getting, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if getting not in done:
+                getting.cancel()
+                break
+            await websocket.send_text(getting.result().decode())
             sent += 1
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        closed.cancel()
         hub.leave(client)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(
@@ -218,3 +226,12 @@ async def stream(websocket: WebSocket) -> None:
                 None,
                 details={"frames": sent, "dropped": client.dropped},
             )
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Returns when the client goes away (clients send nothing else on this stream)."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
