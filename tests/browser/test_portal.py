@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from browser_support import LiveServer, offline_requests
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
@@ -177,12 +176,14 @@ def test_the_portal_works_on_a_phone(server: LiveServer, browser: Browser) -> No
         page.context.close()
 
 
-@pytest.mark.skipif(
-    os.environ.get("SAFECITY_SCREENSHOTS") != "1", reason="set SAFECITY_SCREENSHOTS=1"
-)
-def test_screenshots(server: LiveServer, browser: Browser) -> None:
+def test_screenshots_of_the_portal_render(
+    server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    """Renders the portal at desktop and phone size; with SAFECITY_SCREENSHOTS=1 the images
+    replace the ones in docs/screenshots (the README shows them)."""
     _register(server)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS if os.environ.get("SAFECITY_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
     desktop: ViewportSize = {"width": 1366, "height": 768}
     for name, viewport in (("portal.png", desktop), ("portal-phone.png", PHONE)):
         page = browser.new_context(viewport=viewport).new_page()
@@ -190,9 +191,10 @@ def test_screenshots(server: LiveServer, browser: Browser) -> None:
             _open(page, server)
             page.wait_for_load_state("networkidle")
             page.wait_for_timeout(500)
-            page.screenshot(path=str(SCREENSHOTS / name))
+            page.screenshot(path=str(target / name))
         finally:
             page.context.close()
+        assert (target / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_shared_map_module_draws_units_incidents_and_ellipses(
