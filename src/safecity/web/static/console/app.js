@@ -5,7 +5,7 @@
 import { api, live, session, escapeHtml as h } from "/static/common/api.js";
 import { confirmDialog, fmtTime, fmtAge, fmtDuration, beep, announce } from "/static/console/util.js";
 import { renderIncident, refreshIncidentParts, onChannelMessage } from "/static/console/incident.js";
-import { renderUnits, renderSensors, renderDeadLetters, sensorKeys } from "/static/console/boards.js";
+import { renderUnits, renderSensors, renderDeadLetters, sensorKeys, noteFault } from "/static/console/boards.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const OPEN = ["new", "acknowledged", "dispatched", "on_scene"];
@@ -22,6 +22,7 @@ export const state = {
   units: new Map(),
   sensors: [],
   lastSeen: new Map(),
+  faults: new Map(),
   map: null,
   layers: {},
   stream: null,
@@ -151,7 +152,8 @@ async function startConsole() {
 
 function setUpMap(m) {
   state.mapModule = m;
-  state.map = m.createMap($("#map"), { center: [60.1699, 24.9384], zoom: 14, theme: "dark" });
+  // No centre given: the map fits the city's basemap, whatever city this is.
+  state.map = m.createMap($("#map"), { theme: "dark" });
   state.layers.incidents = m.incidentLayer(state.map);
   state.layers.units = m.unitLayer(state.map);
   state.layers.ellipses = m.ellipseLayer(state.map);
@@ -532,6 +534,7 @@ function onFrame(frame) {
     const ev = d.event;
     if (!ev) return;
     for (const k of sensorKeys(ev)) state.lastSeen.set(k, ev.time);
+    noteFault(state, ev);
     if (ev.type === "gunshot.located") drawEllipse(ev);
   }
 }
@@ -572,6 +575,7 @@ async function refreshSensorHealth() {
           const prev = state.lastSeen.get(k);
           if (!prev || prev < item.event.time) state.lastSeen.set(k, item.event.time);
         }
+        noteFault(state, item.event);
       }
       after = page.next_after_seq;
       if (!after) break;

@@ -60,20 +60,45 @@ export function sensorKeys(ev) {
   return keys;
 }
 
+// A device reports its own fault (a lamp out, a bollard stuck): the newest report per device
+// is kept until the device reports something else; "ok" clears it.
+export function noteFault(state, ev) {
+  const d = ev.data || {};
+  let fault = null;
+  let device = null;
+  if (ev.type === "lamp.fault") {
+    device = d.lamp_id;
+    fault = d.cleared ? null : d.fault || "fault";
+  } else if (ev.type === "access.bollard_state") {
+    device = d.bollard_id;
+    fault = d.state === "fault" ? "bollard fault" : null;
+  } else if (ev.type === "lamp.light_level") {
+    device = d.lamp_id; // a lamp reporting its level again works
+  }
+  if (!device) return;
+  if (fault) state.faults.set(device, { fault, time: ev.time });
+  else state.faults.delete(device);
+}
+
 export function renderSensors(state, minutes) {
   const cutoff = new Date(Date.now() - minutes * 60_000).toISOString();
-  const rows = state.sensors.map((s) => ({ s, last: state.lastSeen.get(s.id) || null }));
-  const silent = rows.filter((r) => !r.last || r.last < cutoff);
+  const rows = state.sensors.map((s) => {
+    const reported = state.faults.get(s.id) || null;
+    const fault = reported ? reported.fault : s.status !== "active" ? `register: ${s.status}` : null;
+    return { s, last: state.lastSeen.get(s.id) || null, fault };
+  });
+  const faulty = rows.filter((r) => r.fault);
+  const silent = rows.filter((r) => !r.fault && (!r.last || r.last < cutoff));
   silent.sort((a, b) => (a.last || "").localeCompare(b.last || ""));
-  const heard = rows.filter((r) => r.last && r.last >= cutoff);
+  const heard = rows.filter((r) => !r.fault && r.last && r.last >= cutoff);
   $("#sensors-summary").textContent =
-    `${state.sensors.length} registered · ${heard.length} heard in the last ${minutes} min · ${silent.length} silent` +
+    `${state.sensors.length} registered · ${faulty.length} faulty · ${heard.length} heard in the last ${minutes} min · ${silent.length} silent` +
     (silent.length > 300 ? " (first 300 shown)" : "");
-  const shown = [...silent.slice(0, 300), ...heard.slice(0, 100)];
+  const shown = [...faulty.slice(0, 200), ...silent.slice(0, 300), ...heard.slice(0, 100)];
   $("#sensors-table tbody").innerHTML = shown
     .map(
-      ({ s, last }) => `<tr><th scope="row">${h(s.name)} <span class="muted">${h(s.id)}</span></th><td>${h(s.kind)}</td>
-      <td>${h(s.owner_agency)}</td><td>${h(s.status)}</td>
+      ({ s, last, fault }) => `<tr><th scope="row">${h(s.name)} <span class="muted">${h(s.id)}</span></th><td>${h(s.kind)}</td>
+      <td>${h(s.owner_agency)}</td><td class="${fault ? "faulty" : ""}">${h(fault ? `faulty: ${fault}` : s.status)}</td>
       <td class="${!last || last < cutoff ? "silent" : ""}">${last ? h(fmtDateTime(last)) : `no event in ${minutes} min`}</td></tr>`,
     )
     .join("");

@@ -1,0 +1,1 @@
+"""Place-based analytics: forecasting where events are likely, on grid cells, never people."""

@@ -1,0 +1,11 @@
+"""Forecasting methods, one module each, all behind :class:`Forecaster`."""
+
+from safecity.analytics.methods.base import Forecaster
+from safecity.analytics.methods.kde import KDE
+from safecity.analytics.methods.learned import Learned
+from safecity.analytics.methods.naive import Naive
+from safecity.analytics.methods.prospective import Prospective
+from safecity.analytics.methods.retrospective import Retrospective
+from safecity.analytics.methods.seppp import SEPP
+
+__all__ = ["KDE", "SEPP", "Forecaster", "Learned", "Naive", "Prospective", "Retrospective"]
