@@ -36,6 +36,7 @@ from safecity.analytics.evaluation import (
 from safecity.analytics.methods import (
     KDE,
     SEPP,
+    Ensemble,
     Forecaster,
     Learned,
     Naive,
@@ -60,6 +61,7 @@ METHODS: dict[str, tuple[Callable[[], Forecaster], int | None]] = {
         7,
     ),
     "learned (gradient boosting, fit once)": (Learned, None),
+    "ensemble (empirical-Bayes multi-scale, fit once)": (Ensemble, None),
 }
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from safecity.analytics_cli import forecast_app
 from safecity.core.errors import DomainError, FieldError
 from safecity.core.identity import DEFAULT_PURPOSE, Agency, Principal, Role, User
 from safecity.core.records import IncidentQuery
@@ -45,6 +46,7 @@ mapping_app = typer.Typer(
 app.add_typer(mapping_app, name="mapping")
 gunshot_app = typer.Typer(help="Acoustic gunshot location.", no_args_is_help=True)
 app.add_typer(gunshot_app, name="gunshot")
+app.add_typer(forecast_app, name="forecast")
 
 console = Console()
 err = Console(stderr=True)

@@ -303,7 +303,11 @@ async def run_demo(
     sim = CitySimulator(
         city, clock, seed=seed, config=SimConfig(first_situation=None) if story else SimConfig()
     )
-    runtime = build_runtime(demo_settings(city, db, port, sim.air_temperature(start)), clock=clock)
+    settings = demo_settings(city, db, port, sim.air_temperature(start))
+    # A headless run covers minutes of simulated time: the daily forecast job has nothing to do
+    # there, and its wall-clock timer would only make runs differ.
+    settings.forecast.enabled = not headless
+    runtime = build_runtime(settings, clock=clock)
     devices = SimDevices(sim)
     try:
         tokens = await _seed(runtime, city)

@@ -39,6 +39,7 @@ from safecity.maps import load_areas, load_places
 from safecity.operations.automations import AutomationService, ChannelNotifier
 from safecity.operations.channels import ChannelService
 from safecity.operations.dispatch import DispatchService
+from safecity.operations.forecasting import DailyForecastJob, ForecastService
 from safecity.operations.kpis import KpiService
 from safecity.operations.procedures import ProcedureService
 from safecity.operations.units import UnitFeedFollower, UnitService
@@ -183,6 +184,8 @@ class Runtime:
     gunshot: GunshotProcessor | None
     kpis: KpiService
     connectors: list[Connector] = field(default_factory=list)
+    forecasts: ForecastService | None = None
+    forecast_job: DailyForecastJob | None = None
 
     async def start(self) -> None:
         await self.bus.start()
@@ -193,12 +196,16 @@ class Runtime:
         await self.automations.start()
         if self.gunshot is not None:
             await self.gunshot.start()
+        if self.forecast_job is not None:
+            await self.forecast_job.start()
         self.connectors = make_connectors(self)
         for connector in self.connectors:
             await connector.start()
         self.actuators.channels = [c for c in self.connectors if isinstance(c, ActuatorChannel)]
 
     async def stop(self) -> None:
+        if self.forecast_job is not None:
+            await self.forecast_job.stop()
         self.actuators.channels = []
         for connector in self.connectors:
             await connector.stop()
@@ -257,6 +264,7 @@ class Runtime:
                 channels=self.channels,
                 automations=self.automations,
                 kpis=self.kpis,
+                forecasts=self.forecasts,
                 max_body_bytes=a.max_body_bytes,
                 max_inflight_ingest=a.max_inflight_ingest,
                 retry_after_s=a.retry_after_s,
@@ -436,4 +444,14 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         ),
     )
     runtime.automations.notifier = ChannelNotifier(runtime.channels)
+    runtime.forecasts = ForecastService(
+        store,
+        clock,
+        audit,
+        settings.forecast,
+        timezone=settings.city.timezone,
+        areas=config.areas,
+        basemaps=PACKAGED_MAPS,
+    )
+    runtime.forecast_job = DailyForecastJob(runtime.forecasts, clock)
     return runtime

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from safecity.operations.forecasting import ForecastSettings
 from safecity.operations.kpis import KpiTargets
 from safecity.processors.automation.rules import AutomationConfig
 
@@ -146,6 +147,8 @@ class Settings(BaseSettings):
     automations: AutomationConfig = Field(default_factory=AutomationConfig)
     api: ApiSettings = Field(default_factory=ApiSettings)
     kpis: KpiSettings = Field(default_factory=KpiSettings)
+    #: The daily place-based forecast, demand and coverage (see docs/forecasting.md).
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     max_future_skew_s: float = Field(default=300.0, ge=0, le=86_400)
     #: Configured adapter instances: each a table with ``type`` (the adapter), an optional
     #: ``name`` and the adapter's settings, or ``include`` naming a TOML/JSON file of them.

@@ -24,6 +24,7 @@ from safecity.ingest.service import IngestService
 from safecity.operations.automations import AutomationService
 from safecity.operations.channels import ChannelService
 from safecity.operations.dispatch import DispatchService
+from safecity.operations.forecasting import ForecastService
 from safecity.operations.kpis import KpiService
 from safecity.operations.procedures import ProcedureService
 from safecity.operations.units import UnitService
@@ -51,6 +52,7 @@ class ApiServices:
     channels: ChannelService | None = None
     automations: AutomationService | None = None
     kpis: KpiService | None = None
+    forecasts: ForecastService | None = None
     max_body_bytes: int = 8 * 1024 * 1024
     max_inflight_ingest: int = 64
     retry_after_s: int = 1

@@ -7,7 +7,7 @@ contract suites in ``tests/contract``. Only ``safecity.runtime`` chooses a backe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from safecity.core.events import Event
@@ -244,7 +244,26 @@ class OperationsRepository(Protocol):
         ...
 
 
+class ForecastRepository(Protocol):
+    """Published place-based forecasts: one JSON document per local day."""
+
+    def save_forecast(self, day: date, published_at: datetime, document: str) -> None:
+        """Store the day's forecast, replacing one published for that day before."""
+        ...
+
+    def get_forecast(self, day: date) -> str | None: ...
+
+    def latest_forecast(self) -> str | None:
+        """The forecast of the latest day published, or None."""
+        ...
+
+    def forecast_days(self, *, limit: int = 100) -> list[date]:
+        """Days with a published forecast, newest first."""
+        ...
+
+
 class Store(
+    ForecastRepository,
     OperationsRepository,
     EventRepository,
     DeadLetterRepository,

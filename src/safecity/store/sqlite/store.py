@@ -28,6 +28,7 @@ from safecity.core.records import (
 )
 from safecity.core.registry import CameraView, Sensor
 from safecity.store.migrations import BOOTSTRAP_SQL, migrations
+from safecity.store.sqlite.forecasts import ForecastTables
 from safecity.store.sqlite.operations import OperationsTables
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ _AUDIT_COLUMNS = (
 Row = tuple[Any, ...]
 
 
-class SqliteStore(OperationsTables):
+class SqliteStore(OperationsTables, ForecastTables):
     """All platform state in one SQLite file.
 
     Writes go through a single connection behind a lock (SQLite allows one writer at a time in

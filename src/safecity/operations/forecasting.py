@@ -1,0 +1,1105 @@
+"""The day's place-based forecast, demand per area and camera coverage, from the platform's data.
+
+:class:`ForecastService` reads the platform's own event store and register and runs the
+``safecity.analytics`` methods on them (see ``docs/forecasting.md``):
+
+* **forecast**: events of the configured types (and incident types) over the last
+  ``window_days`` local calendar days, projected to a local metric frame centred on the city,
+  counted on square cells (150 m by default) over the configured areas' extent (else the
+  events' extent) plus a margin; the configured method scores every cell and the top
+  ``coverage`` share is flagged. The published forecast lists the top cells as GeoJSON squares
+  with their risk, rank and named area, and a fairness card per area. Cells and areas only:
+  nothing here is about people.
+* **daily job**: :class:`DailyForecastJob` publishes each local day's forecast once the city's
+  clock passes ``daily_at``; :meth:`ForecastService.publish_now` runs it on demand.
+* **demand**: hourly counts per named area, the hour-of-week profile forecast, its MASE
+  backtest against the seasonal-naive baseline, and staff per shift (Erlang C).
+* **coverage**: what registered cameras see, the blind spots, and the lamp posts where K new
+  cameras would cover the most forecast risk (greedy, or exact with CP-SAT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import gzip
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from safecity.core.areas import AreaMap
+from safecity.core.catalogue import BASE_PRIORITY, CATALOGUE, classify
+from safecity.core.clock import Clock
+from safecity.core.errors import FieldError, InvalidInput, NotFound
+from safecity.core.identity import Permission, Principal, Role
+from safecity.core.ports import Store
+from safecity.core.records import EventQuery, StoredEvent
+from safecity.core.registry import Sensor, SensorKind
+from safecity.governance.access import require
+from safecity.governance.audit import AuditLog
+from safecity.governance.identity import system_principal
+
+log = logging.getLogger(__name__)
+
+Method = Literal["retrospective", "kde", "prospective", "sepp", "naive", "learned"]
+PlacementMethod = Literal["greedy", "exact"]
+
+#: Event types whose events may count towards the forecast (each is then classified).
+DEFAULT_EVENT_TYPES = (
+    "gunshot.located",
+    "camera.abnormal",
+    "call.emergency",
+    "citizen.report",
+    "cad.incident",
+    "access.bollard_state",
+)
+#: Incident types (by the catalogue's classification of each event) that count.
+DEFAULT_INCIDENT_TYPES = ("violence", "shooting", "property_crime")
+#: Calls for service and reports: what demand and staffing are about.
+DEFAULT_DEMAND_TYPES = (
+    "call.emergency",
+    "citizen.report",
+    "cad.incident",
+    "lamp.emergency_button",
+    "gunshot.located",
+    "camera.abnormal",
+)
+_PAGE = 5_000
+_MAX_EVENTS = 500_000
+_MAX_CELLS = 400_000
+_NO_AREA = "(no area)"
+_BLIND_SPOTS_LISTED = 200
+_MAX_SAMPLES = 20_000
+
+
+class ForecastSettings(BaseModel):
+    """The daily place-based forecast (see docs/forecasting.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(default=True, description="Publish a forecast every day at daily_at")
+    daily_at: str = Field(
+        default="05:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Local time (city.timezone) the day's forecast is published, HH:MM",
+    )
+    method: Method = Field(
+        default="retrospective",
+        description="Forecasting method; the retrospective 365-day map is the best or tied-best "
+        "on the documented benchmarks",
+    )
+    cell_m: float = Field(default=150.0, ge=25, le=2_000, description="Cell side, metres")
+    window_days: int = Field(default=365, ge=7, le=3_650, description="Days of history used")
+    event_types: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENT_TYPES))
+    incident_types: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INCIDENT_TYPES),
+        description="Only events the catalogue classifies as one of these count",
+    )
+    coverage: float = Field(default=0.05, gt=0, le=0.5, description="Share of cells flagged")
+    top_cells: int = Field(default=100, ge=1, le=5_000, description="Cells listed per forecast")
+    margin_m: float = Field(default=300.0, ge=0, le=10_000, description="Margin round the area")
+    demand_event_types: list[str] = Field(default_factory=lambda: list(DEFAULT_DEMAND_TYPES))
+
+    @field_validator("event_types", "demand_event_types")
+    @classmethod
+    def _known_event_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(CATALOGUE))
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; see GET /v1/event-types")
+        return value
+
+    @field_validator("incident_types")
+    @classmethod
+    def _known_incident_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(BASE_PRIORITY))
+        if unknown:
+            raise ValueError(f"unknown incident types {unknown}; known: {sorted(BASE_PRIORITY)}")
+        return value
+
+    @property
+    def publish_time(self) -> time:
+        hour, minute = self.daily_at.split(":")
+        return time(int(hour), int(minute))
+
+
+# --- response models ---------------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PolygonGeometry(_Model):
+    type: Literal["Polygon"] = "Polygon"
+    coordinates: list[list[tuple[float, float]]] = Field(description="One ring, lon/lat")
+
+
+class CellProperties(_Model):
+    rank: int = Field(description="1 is the highest risk")
+    risk: float = Field(description="The method's risk score (ranks cells)")
+    flagged: bool = Field(description="Within the top coverage share of cells")
+    area: str = Field(description="Named area of the cell's centre")
+    cell: int = Field(description="Raster index of the cell in this forecast's grid")
+
+
+class CellFeature(_Model):
+    type: Literal["Feature"] = "Feature"
+    geometry: PolygonGeometry
+    properties: CellProperties
+
+
+class CellCollection(_Model):
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[CellFeature]
+
+
+class DataWindow(_Model):
+    start: date = Field(description="First local day of the history used")
+    end: date = Field(description="Last local day of the history used")
+    days: int
+
+
+class GroupRowModel(_Model):
+    group: str
+    cells: int
+    area_share: float | None
+    event_share: float | None
+    flagged_cells: int
+    flagged_share: float | None
+    flagged_area_share: float | None
+    exposure_ratio: float | None = Field(description="flagged_share / area_share")
+    predicted: float | None
+    observed: float | None
+    calibration_ratio: float | None
+    hits: float | None
+    hit_rate: float | None
+
+
+class FeedbackGroupModel(_Model):
+    group: str
+    events: int
+    by_patrol: int
+    by_public: int
+    patrol_share: float | None
+    event_share: float | None
+    event_share_ipw: float | None = None
+
+
+class FeedbackModel(_Model):
+    available: bool
+    message: str
+    events: int = 0
+    patrol_share: float | None = None
+    public_share: float | None = None
+    ipw: bool = False
+    groups: list[FeedbackGroupModel] = Field(default_factory=list)
+
+
+class FairnessCardModel(_Model):
+    """Who carries the forecast's attention, per named area (docs/forecasting.md)."""
+
+    coverage: float
+    cells: int
+    flagged_cells: int
+    events: float | None
+    groups: list[GroupRowModel]
+    hit_rate_gap: float | None
+    hit_rate_ratio: float | None
+    gini: float | None
+    top1_share: float | None
+    persistence: list[float | None]
+    persistence_mean: float | None
+    feedback: FeedbackModel
+    basis: str = Field(description="What 'observed' means on this card")
+
+
+class GridSpec(_Model):
+    """The forecast's grid: an azimuthal equidistant frame centred on (lon0, lat0)."""
+
+    lon0: float
+    lat0: float
+    x0: float
+    y0: float
+    nx: int
+    ny: int
+    cell_m: float
+
+
+class Forecast(_Model):
+    """One day's published place-based forecast."""
+
+    date: _dt.date = Field(description="The local day forecast")
+    published_at: datetime
+    method: str
+    coverage: float = Field(description="Share of cells flagged")
+    window: DataWindow
+    event_types: list[str]
+    incident_types: list[str]
+    events_counted: int = Field(description="Events in the window inside the grid")
+    events_outside: int = Field(description="Events in the window outside the grid")
+    cells_total: int
+    cells_flagged: int
+    grid: GridSpec
+    cells: CellCollection = Field(description="The top cells, highest risk first")
+    card: FairnessCardModel
+    notes: list[str] = Field(default_factory=list)
+
+
+class ForecastRun(_Model):
+    forecast: Forecast | None
+    published: bool
+    reason: str = ""
+
+
+class ShiftRow(_Model):
+    area: str
+    shift_start: datetime
+    expected: float = Field(description="Events expected in the shift")
+    peak_per_hour: float
+    staff: int = Field(description="Units (or call takers) needed for the busiest hour")
+
+
+class AreaDemand(_Model):
+    area: str
+    history_events: int
+    forecast_total: float
+    forecast: list[float] = Field(description="Expected events per hour from `start`")
+
+
+class DemandBacktestModel(_Model):
+    horizon_h: int
+    origins: int
+    mase_profile: float
+    mase_naive: float
+    mae_profile: float
+    mae_naive: float
+    beats_baseline: bool
+
+
+class DemandReport(_Model):
+    start: datetime = Field(description="First forecast hour")
+    horizon_h: int
+    history_days: int
+    event_types: list[str]
+    areas: list[AreaDemand]
+    backtest: DemandBacktestModel | None
+    backtest_note: str
+    shift_h: int
+    staffing: list[ShiftRow]
+
+
+class SiteResult(_Model):
+    id: str
+    lon: float
+    lat: float
+    gain: float = Field(description="Risk newly covered by this site, in the order chosen")
+
+
+class PlacementResult(_Model):
+    method: str
+    sites: list[SiteResult]
+    covered_share: float = Field(description="Risk covered with these sites added")
+    existing_share: float = Field(description="Risk covered by the existing cameras")
+    optimal: bool
+    upper_bound_share: float | None = None
+    seconds: float
+
+
+class CoverageResult(_Model):
+    cameras: int
+    candidate_sites: int
+    buildings: int
+    outdoor_m2: float
+    covered_m2: float
+    covered_share: float = Field(description="Outdoor area the cameras see")
+    sample_spacing_m: float
+    blind_spot_count: int
+    blind_spots: list[tuple[float, float]] = Field(description="lon/lat, at most 200")
+    risk_weighted: bool
+    forecast_date: date | None
+    greedy: PlacementResult
+    exact: PlacementResult | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+# --- the service -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Frame:
+    """A local azimuthal equidistant frame (metres) centred on the city."""
+
+    lon0: float
+    lat0: float
+
+    def _crs(self) -> str:
+        return f"+proj=aeqd +lat_0={self.lat0} +lon_0={self.lon0} +datum=WGS84 +units=m +no_defs"
+
+    @cached_property
+    def _to_metric(self) -> Any:
+        from pyproj import Transformer
+
+        return Transformer.from_crs("EPSG:4326", self._crs(), always_xy=True)
+
+    @cached_property
+    def _to_lonlat(self) -> Any:
+        from pyproj import Transformer
+
+        return Transformer.from_crs(self._crs(), "EPSG:4326", always_xy=True)
+
+    def forward(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._to_metric.transform(lon, lat)
+        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    def back(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lon, lat = self._to_lonlat.transform(x, y)
+        return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
+def _make_forecaster(method: str, window: int) -> Any:
+    from safecity.analytics import methods as m
+
+    if method == "retrospective":
+        return m.Retrospective(window)
+    if method == "kde":
+        return m.KDE(window=window)
+    if method == "prospective":
+        return m.Prospective()
+    if method == "sepp":
+        return m.SEPP(window=window)
+    if method == "naive":
+        return m.Naive(28)
+    return m.Learned(train_days=min(180, window))
+
+
+def _clean_card(raw: dict[str, Any], basis: str) -> FairnessCardModel:
+    return FairnessCardModel.model_validate({**raw, "basis": basis})
+
+
+class ForecastService:
+    """Forecasts, demand and coverage from the platform's own store, checked and audited."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        audit: AuditLog,
+        settings: ForecastSettings | None = None,
+        *,
+        timezone: str = "UTC",
+        areas: AreaMap | None = None,
+        basemaps: Sequence[str] = (),
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._audit = audit
+        self.settings = settings or ForecastSettings()
+        self.zone = ZoneInfo(timezone)
+        self.areas = areas or AreaMap()
+        self._basemaps = tuple(basemaps)
+        self._buildings: dict[str, list[tuple[tuple[float, float, float, float], Any]]] = {}
+        self._lock = asyncio.Lock()
+
+    # --- forecasts ---------------------------------------------------------------------------
+
+    def today(self) -> date:
+        return self._clock.now().astimezone(self.zone).date()
+
+    async def published(self, day: date) -> bool:
+        """Whether a forecast for ``day`` is stored (for the daily job; not audited)."""
+        return await asyncio.to_thread(self._store.get_forecast, day) is not None
+
+    async def latest(self, principal: Principal) -> Forecast:
+        require(principal, Permission.EVENTS_READ)
+        raw = await asyncio.to_thread(self._store.latest_forecast)
+        found = None if raw is None else _public(raw)
+        await asyncio.to_thread(
+            self._audit.record,
+            principal,
+            "forecasts.read",
+            "forecast",
+            None if found is None else found.date.isoformat(),
+            outcome="ok" if found is not None else "not_found",
+        )
+        if found is None:
+            raise NotFound("forecast", "latest")
+        return found
+
+    async def get(self, principal: Principal, day: date) -> Forecast:
+        require(principal, Permission.EVENTS_READ)
+        raw = await asyncio.to_thread(self._store.get_forecast, day)
+        await asyncio.to_thread(
+            self._audit.record,
+            principal,
+            "forecasts.read",
+            "forecast",
+            day.isoformat(),
+            outcome="ok" if raw is not None else "not_found",
+        )
+        if raw is None:
+            raise NotFound("forecast", day.isoformat())
+        return _public(raw)
+
+    async def publish_now(self, principal: Principal) -> ForecastRun:
+        """Compute and publish today's (local) forecast now, replacing one published before."""
+        require(principal, Permission.EVENTS_READ)
+        return await self.publish(principal, self.today(), reason="on demand")
+
+    async def publish(
+        self, principal: Principal, day: date, *, reason: str, skip_empty: bool = False
+    ) -> ForecastRun:
+        async with self._lock:
+            now = self._clock.now()
+            doc = await asyncio.to_thread(self._compute, day, now, allow_empty=not skip_empty)
+            if doc is None:
+                # Nothing to forecast yet (the daily job tries again); nothing read out either.
+                return ForecastRun(forecast=None, published=False, reason="no events to forecast")
+            await asyncio.to_thread(
+                self._store.save_forecast, day, now, json.dumps(doc, separators=(",", ":"))
+            )
+            run = ForecastRun(forecast=_public(doc), published=True, reason=reason)
+            await asyncio.to_thread(
+                self._audit.record,
+                principal,
+                "forecasts.publish",
+                "forecast",
+                day.isoformat(),
+                details={
+                    "reason": reason,
+                    "method": self.settings.method,
+                    "events": None if run.forecast is None else run.forecast.events_counted,
+                },
+            )
+            return run
+
+    def _load(self, types: Sequence[str], start: datetime, end: datetime) -> list[StoredEvent]:
+        out: list[StoredEvent] = []
+        after: int | None = None
+        while len(out) < _MAX_EVENTS:
+            page = self._store.query_events(
+                EventQuery(start=start, end=end, types=tuple(types), after_seq=after, limit=_PAGE)
+            )
+            out.extend(page)
+            if len(page) < _PAGE:
+                break
+            after = page[-1].seq
+        return out
+
+    def _counted(self, events: list[StoredEvent]) -> list[StoredEvent]:
+        wanted = set(self.settings.incident_types)
+        out = []
+        for stored in events:
+            if stored.event.location is None:
+                continue
+            found = classify(stored.event)
+            if found is not None and found.incident_type in wanted:
+                out.append(stored)
+        return out
+
+    def _frame_and_extent(
+        self, lons: np.ndarray, lats: np.ndarray
+    ) -> tuple[_Frame, tuple[float, float, float, float] | None, str]:
+        """The local frame and the grid's extent: the configured areas' polygons; for areas
+        given only by centres, the events within ``max_m`` of them (the reach of a centre)
+        together with the centres; else the events."""
+        rings: list[tuple[float, float]] = []
+        centres: list[tuple[float, float]] = []
+        for area in self.areas.areas:
+            for ring in area.polygon:
+                rings.extend(ring)
+            if area.centre is not None and not area.polygon:
+                centres.append(area.centre)
+        events = np.column_stack([lons, lats]) if len(lons) else np.zeros((0, 2))
+        if rings or centres:
+            arr = np.asarray(rings + centres, dtype=np.float64)
+            basis = "configured areas"
+        elif len(events):
+            arr = events
+            basis = "events"
+        else:
+            return _Frame(0.0, 0.0), None, "none"
+        lo, hi = arr.min(axis=0), arr.max(axis=0)
+        frame = _Frame(float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2))
+        x, y = frame.forward(arr[:, 0], arr[:, 1])
+        xmin, ymin, xmax, ymax = float(x.min()), float(y.min()), float(x.max()), float(y.max())
+        if centres and len(events):
+            reach = self.areas.max_m
+            ex, ey = frame.forward(events[:, 0], events[:, 1])
+            near = (
+                (ex >= xmin - reach)
+                & (ex <= xmax + reach)
+                & (ey >= ymin - reach)
+                & (ey <= ymax + reach)
+            )
+            if near.any():
+                xmin, xmax = min(xmin, float(ex[near].min())), max(xmax, float(ex[near].max()))
+                ymin, ymax = min(ymin, float(ey[near].min())), max(ymax, float(ey[near].max()))
+                basis = "configured areas and their events"
+        m = self.settings.margin_m
+        return frame, (xmin - m, ymin - m, xmax + m, ymax + m), basis
+
+    def _compute(
+        self, day: date, now: datetime, *, allow_empty: bool = False
+    ) -> dict[str, Any] | None:
+        from safecity.analytics.data import EventTable, Grid
+        from safecity.analytics.fairness import fairness_card, flag_cells
+
+        s = self.settings
+        first = day - timedelta(days=s.window_days)
+        start = datetime.combine(first, time(0), self.zone).astimezone(UTC)
+        end = datetime.combine(day, time(0), self.zone).astimezone(UTC)
+        events = self._counted(self._load(s.event_types, start, end))
+        if not events and not allow_empty:
+            return None
+        lons = np.asarray([e.event.location.lon for e in events if e.event.location], np.float64)
+        lats = np.asarray([e.event.location.lat for e in events if e.event.location], np.float64)
+        frame, extent, basis = self._frame_and_extent(lons, lats)
+        notes: list[str] = []
+        if extent is None:
+            extent = (-s.margin_m, -s.margin_m, s.margin_m, s.margin_m)
+            notes.append("no events and no configured areas: an empty grid round (0, 0)")
+        cell = s.cell_m
+        xmin, ymin, xmax, ymax = extent
+        while math.ceil((xmax - xmin) / cell) * math.ceil((ymax - ymin) / cell) > _MAX_CELLS:
+            cell *= 2
+        if cell != s.cell_m:
+            notes.append(f"cells enlarged to {cell:g} m to keep the grid under {_MAX_CELLS} cells")
+        grid = Grid.from_bbox(xmin, ymin, xmax, ymax, cell)
+        x, y = frame.forward(lons, lats)
+        # Local wall-clock seconds, so a day is the city's calendar day.
+        local = np.asarray(
+            [
+                int(e.event.time.astimezone(self.zone).replace(tzinfo=UTC).timestamp())
+                for e in events
+            ],
+            dtype=np.int64,
+        )
+        table = EventTable(local, x, y, "local-aeqd")
+        d0 = (first - date(1970, 1, 1)).days
+        counts = grid.counts(table, d0, s.window_days)
+        counted = int(counts.counts.sum())
+        if counted:
+            forecaster = _make_forecaster(s.method, s.window_days).fit(counts)
+            risk = np.asarray(forecaster.predict(counts.n_days), dtype=np.float64)
+        else:
+            risk = np.zeros(grid.n_cells, dtype=np.float64)
+            notes.append("no events counted in the window: every cell has zero risk")
+        tie = np.random.default_rng(0).random(grid.n_cells)
+        flagged = flag_cells(risk, s.coverage, tie)
+        order = np.lexsort((-tie, -risk))
+        groups = self._cell_groups(grid, frame)
+        if not len(self.areas):
+            notes.append("no named areas configured (city.areas): the card has one group")
+        observed = counts.counts.sum(axis=0).astype(np.float64)
+        history = self._previous_flagged(day, grid, frame)
+        card = fairness_card(risk, observed, groups, coverage=s.coverage, history=history, tie=tie)
+        is_flagged = np.zeros(grid.n_cells, dtype=bool)
+        is_flagged[flagged] = True
+        features = _features(order[: s.top_cells], risk, is_flagged, groups, grid, frame)
+        nonzero = np.flatnonzero(risk > 0)
+        spec = {
+            "lon0": frame.lon0,
+            "lat0": frame.lat0,
+            "x0": grid.x0,
+            "y0": grid.y0,
+            "nx": grid.nx,
+            "ny": grid.ny,
+            "cell_m": cell,
+        }
+        notes.append(f"grid over the extent of the {basis} plus {s.margin_m:g} m")
+        public = {
+            "date": day.isoformat(),
+            "published_at": now.isoformat(),
+            "method": s.method,
+            "coverage": s.coverage,
+            "window": {
+                "start": first.isoformat(),
+                "end": (day - timedelta(days=1)).isoformat(),
+                "days": s.window_days,
+            },
+            "event_types": list(s.event_types),
+            "incident_types": list(s.incident_types),
+            "events_counted": counted,
+            "events_outside": len(events) - counted,
+            "cells_total": grid.n_cells,
+            "cells_flagged": len(flagged),
+            "grid": spec,
+            "cells": {"type": "FeatureCollection", "features": features},
+            "card": {
+                **card.to_dict(),
+                "basis": "observed = events per cell in the data window (the forecast day's "
+                "own events are not known yet); hit rates and calibration are in-sample",
+            },
+            "notes": notes,
+        }
+        return {
+            "forecast": public,
+            "risk": [
+                [int(grid.raster_of_cell[c]), round(float(risk[c]), 9)] for c in nonzero.tolist()
+            ],
+            "flagged": [int(grid.raster_of_cell[c]) for c in flagged.tolist()],
+        }
+
+    def _cell_groups(self, grid: Any, frame: _Frame) -> np.ndarray:
+        """The named area of each cell's centre (``(no area)`` outside every area)."""
+        if not len(self.areas):
+            return np.asarray([_NO_AREA] * grid.n_cells, dtype=np.str_)
+        centres = grid.centres()
+        clon, clat = frame.back(centres[:, 0], centres[:, 1])
+        return np.asarray(
+            [
+                self.areas.locate(float(a), float(b)) or _NO_AREA
+                for a, b in zip(clon, clat, strict=True)
+            ],
+            dtype=np.str_,
+        )
+
+    def _previous_flagged(self, day: date, grid: Any, frame: _Frame) -> list[set[int]]:
+        """Flagged sets (as this grid's cell indices) of the last week's forecasts on the same
+        grid, oldest first, for the card's persistence."""
+        out: list[set[int]] = []
+        for back in range(7, 0, -1):
+            raw = self._store.get_forecast(day - timedelta(days=back))
+            if raw is None:
+                continue
+            doc = json.loads(raw)
+            g = doc["forecast"]["grid"]
+            same = (
+                g["nx"] == grid.nx
+                and g["ny"] == grid.ny
+                and math.isclose(g["x0"], grid.x0)
+                and math.isclose(g["y0"], grid.y0)
+                and math.isclose(g["cell_m"], grid.cell_size)
+                and math.isclose(g["lon0"], frame.lon0)
+                and math.isclose(g["lat0"], frame.lat0)
+            )
+            if same:
+                cells = grid.cell_of_raster[np.asarray(doc["flagged"], dtype=np.int64)]
+                out.append({int(c) for c in cells.tolist() if c >= 0})
+        return out
+
+    # --- demand ------------------------------------------------------------------------------
+
+    async def demand(
+        self, principal: Principal, *, days: int = 56, horizon_h: int = 72
+    ) -> DemandReport:
+        require(principal, Permission.EVENTS_READ)
+        errors = []
+        if not 7 <= days <= 365:
+            errors.append(FieldError("query.days", "must be between 7 and 365"))
+        if not 8 <= horizon_h <= 336:
+            errors.append(FieldError("query.horizon_h", "must be between 8 and 336"))
+        if errors:
+            raise InvalidInput(errors)
+        report = await asyncio.to_thread(self._demand, days, horizon_h)
+        await asyncio.to_thread(
+            self._audit.record,
+            principal,
+            "forecasts.demand",
+            "forecast",
+            None,
+            details={"days": days, "horizon_h": horizon_h, "areas": len(report.areas)},
+        )
+        return report
+
+    def _demand(self, days: int, horizon_h: int) -> DemandReport:
+        from safecity.analytics import demand as dm
+
+        end = self._clock.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        start = end - timedelta(days=days)
+        types = self.settings.demand_event_types
+        events = self._load(types, start, end)
+        names: list[str] = []
+        for stored in events:
+            loc = stored.event.location
+            if loc is None:
+                names.append(_NO_AREA)
+            elif len(self.areas):
+                names.append(self.areas.locate(loc.lon, loc.lat) or _NO_AREA)
+            else:
+                names.append("all")
+        order = tuple(sorted(set(names))) or ("all",)
+        hourly = dm.HourlyCounts.from_events(
+            [e.event.time for e in events], names, start=start, end=end, names=order
+        )
+        forecast = dm.profile_forecast(hourly.counts, horizon_h)
+        backtest: DemandBacktestModel | None = None
+        weeks = min(8, (hourly.hours - horizon_h) // dm.WEEK_H)
+        if weeks >= 2:
+            bt = dm.backtest(hourly, horizon_h=horizon_h, history_weeks=weeks)
+            backtest = DemandBacktestModel(
+                horizon_h=bt.horizon_h,
+                origins=bt.origins,
+                mase_profile=_finite(bt.mase_profile),
+                mase_naive=_finite(bt.mase_naive),
+                mae_profile=bt.mae_profile,
+                mae_naive=bt.mae_naive,
+                beats_baseline=bt.beats_baseline,
+            )
+            note = (
+                f"rolling origins every 24 h, each fitted on the {weeks} weeks before it; "
+                "MASE below 1 beats the seasonal-naive forecast"
+            )
+        else:
+            need = math.ceil((2 * dm.WEEK_H + horizon_h) / 24)
+            note = (
+                f"not enough history for a backtest: it needs at least {need} days "
+                f"(two weeks plus the horizon); {days} were asked for"
+            )
+        shift_h = 8
+        rows = dm.staffing(forecast, order, end, shift_h=shift_h)
+        return DemandReport(
+            start=end,
+            horizon_h=horizon_h,
+            history_days=days,
+            event_types=list(types),
+            areas=[
+                AreaDemand(
+                    area=name,
+                    history_events=int(hourly.counts[i].sum()),
+                    forecast_total=round(float(forecast[i].sum()), 3),
+                    forecast=[round(float(v), 4) for v in forecast[i]],
+                )
+                for i, name in enumerate(order)
+            ],
+            backtest=backtest,
+            backtest_note=note,
+            shift_h=shift_h,
+            staffing=[
+                ShiftRow(
+                    area=r.area,
+                    shift_start=r.shift_start,
+                    expected=r.expected,
+                    peak_per_hour=r.peak_per_hour,
+                    staff=r.staff,
+                )
+                for r in rows
+            ],
+        )
+
+    # --- coverage ----------------------------------------------------------------------------
+
+    async def coverage(
+        self, principal: Principal, *, k: int = 3, method: PlacementMethod = "greedy"
+    ) -> CoverageResult:
+        require(principal, Permission.SENSORS_READ)
+        require(principal, Permission.EVENTS_READ)
+        if not 0 <= k <= 50:
+            raise InvalidInput([FieldError("query.k", "must be between 0 and 50")])
+        result = await asyncio.to_thread(self._coverage, k, method)
+        await asyncio.to_thread(
+            self._audit.record,
+            principal,
+            "planning.coverage",
+            "sensor",
+            None,
+            details={"k": k, "method": method, "cameras": result.cameras},
+        )
+        return result
+
+    def _sensors(self, kind: SensorKind) -> list[Sensor]:
+        out: list[Sensor] = []
+        offset = 0
+        while True:
+            page = self._store.list_sensors(kind=kind.value, limit=1000, offset=offset)
+            out.extend(page)
+            if len(page) < 1000:
+                return out
+            offset += len(page)
+
+    def _coverage(self, k: int, method: PlacementMethod) -> CoverageResult:
+        from safecity.analytics import coverage as cv
+
+        cams = [
+            s
+            for s in self._sensors(SensorKind.CAMERA)
+            if s.location is not None and s.view is not None and s.status == "active"
+        ]
+        lamps = [
+            s
+            for s in self._sensors(SensorKind.LAMPPOST)
+            if s.location is not None and s.status == "active"
+        ]
+        located = [s.location for s in cams + lamps if s.location is not None]
+        if not located:
+            raise InvalidInput(
+                [FieldError("register", "no located cameras (with a view) or lamp posts")]
+            )
+        pad_lat = 60.0 / 111_320
+        lat_mid = sum(p.lat for p in located) / len(located)
+        pad_lon = pad_lat / max(0.05, math.cos(math.radians(lat_mid)))
+        w = min(p.lon for p in located) - pad_lon
+        e = max(p.lon for p in located) + pad_lon
+        s_ = min(p.lat for p in located) - pad_lat
+        n = max(p.lat for p in located) + pad_lat
+        area = [(w, s_), (e, s_), (e, n), (w, n), (w, s_)]
+        notes: list[str] = []
+        buildings, source = self._buildings_in((w, s_, e, n))
+        if source is None:
+            notes.append("no packaged basemap covers the area: buildings are not modelled")
+        width_m = (e - w) * 111_320 * math.cos(math.radians(lat_mid))
+        height_m = (n - s_) * 111_320
+        spacing = max(10.0, math.sqrt(width_m * height_m / _MAX_SAMPLES))
+        model = cv.CoverageModel.build(area, buildings, spacing_m=spacing)
+        cameras = [
+            cv.Camera(
+                id=c.id,
+                lon=c.location.lon,
+                lat=c.location.lat,
+                direction_deg=c.view.direction_deg,
+                fov_deg=c.view.fov_deg,
+                range_m=c.view.range_m,
+            )
+            for c in cams
+            if c.location is not None and c.view is not None
+        ]
+        sites = [
+            cv.Site(id=s.id, lon=s.location.lon, lat=s.location.lat)
+            for s in lamps
+            if s.location is not None
+        ]
+        report = cv.coverage(model, cameras)
+        weights, forecast_day = self._risk_weights(model)
+        if weights is None:
+            notes.append("no published forecast risk here: every outdoor point weighs the same")
+        where = {s.id: s for s in sites}
+
+        def result(p: Any) -> PlacementResult:
+            total = p.total_risk or 1.0
+            return PlacementResult(
+                method=p.method,
+                sites=[
+                    SiteResult(id=i, lon=where[i].lon, lat=where[i].lat, gain=round(g, 6))
+                    for i, g in zip(p.sites, p.gains, strict=True)
+                ],
+                covered_share=round(p.covered_risk / total, 6),
+                existing_share=round(p.existing_risk / total, 6),
+                optimal=p.optimal,
+                upper_bound_share=None
+                if p.upper_bound is None
+                else round(p.upper_bound / total, 6),
+                seconds=p.seconds,
+            )
+
+        greedy = cv.place(model, sites, k, risk=weights, existing=cameras, method="greedy")
+        exact = None
+        if method == "exact":
+            exact = cv.place(
+                model, sites, k, risk=weights, existing=cameras, method="exact", time_limit_s=10.0
+            )
+        return CoverageResult(
+            cameras=len(cameras),
+            candidate_sites=len(sites),
+            buildings=len(buildings),
+            outdoor_m2=report.outdoor_m2,
+            covered_m2=report.covered_m2,
+            covered_share=round(report.covered_share, 6),
+            sample_spacing_m=round(spacing, 2),
+            blind_spot_count=len(report.blind_spots),
+            blind_spots=[
+                (round(a, 7), round(b, 7)) for a, b in report.blind_spots[:_BLIND_SPOTS_LISTED]
+            ],
+            risk_weighted=weights is not None,
+            forecast_date=forecast_day,
+            greedy=result(greedy),
+            exact=None if exact is None else result(exact),
+            notes=notes,
+        )
+
+    def _buildings_in(
+        self, bbox: tuple[float, float, float, float]
+    ) -> tuple[list[list[tuple[float, float]]], str | None]:
+        from safecity.maps import basemap_bytes
+
+        w, s, e, n = bbox
+        for name in self._basemaps:
+            if name not in self._buildings:
+                try:
+                    doc = json.loads(gzip.decompress(basemap_bytes(name)))
+                except ValueError:
+                    self._buildings[name] = []
+                    continue
+                rows: list[tuple[tuple[float, float, float, float], Any]] = []
+                for feat in doc.get("layers", {}).get("buildings", {}).get("features", []):
+                    geom = feat.get("geometry") or {}
+                    polys = (
+                        [geom.get("coordinates", [])]
+                        if geom.get("type") == "Polygon"
+                        else geom.get("coordinates", [])
+                        if geom.get("type") == "MultiPolygon"
+                        else []
+                    )
+                    for poly in polys:
+                        if not poly or len(poly[0]) < 4:
+                            continue
+                        ring = [(float(p[0]), float(p[1])) for p in poly[0]]
+                        xs = [p[0] for p in ring]
+                        ys = [p[1] for p in ring]
+                        rows.append(((min(xs), min(ys), max(xs), max(ys)), ring))
+                self._buildings[name] = rows
+            rows = self._buildings[name]
+            if not rows:
+                continue
+            found = [
+                ring
+                for (bw, bs, be, bn), ring in rows
+                if bw <= e and be >= w and bs <= n and bn >= s
+            ]
+            if found:
+                return found, name
+        return [], None
+
+    def _risk_weights(self, model: Any) -> tuple[np.ndarray | None, date | None]:
+        raw = self._store.latest_forecast()
+        if raw is None or not len(model.samples):
+            return None, None
+        doc = json.loads(raw)
+        g = doc["forecast"]["grid"]
+        risk = {int(c): float(r) for c, r in doc.get("risk", [])}
+        if not risk:
+            return None, None
+        pts = [model.to_lonlat(float(x), float(y)) for x, y in model.samples]
+        lon = np.asarray([p[0] for p in pts], dtype=np.float64)
+        lat = np.asarray([p[1] for p in pts], dtype=np.float64)
+        x, y = _Frame(float(g["lon0"]), float(g["lat0"])).forward(lon, lat)
+        col = np.floor((x - g["x0"]) / g["cell_m"]).astype(np.int64)
+        row = np.floor((y - g["y0"]) / g["cell_m"]).astype(np.int64)
+        ok = (col >= 0) & (col < g["nx"]) & (row >= 0) & (row < g["ny"])
+        raster = np.where(ok, row * int(g["nx"]) + col, -1)
+        weights = np.asarray([risk.get(int(r), 0.0) for r in raster.tolist()], dtype=np.float64)
+        if float(weights.sum()) <= 0:
+            return None, None
+        return weights, date.fromisoformat(doc["forecast"]["date"])
+
+
+def _features(
+    order: np.ndarray,
+    risk: np.ndarray,
+    is_flagged: np.ndarray,
+    groups: np.ndarray,
+    grid: Any,
+    frame: _Frame,
+) -> list[dict[str, Any]]:
+    """The listed cells as GeoJSON squares in lon/lat, highest risk first."""
+    features: list[dict[str, Any]] = []
+    centres = grid.centres()
+    half = grid.cell_size / 2
+    for rank, c in enumerate(order.tolist(), start=1):
+        if risk[c] <= 0:
+            break
+        cx, cy = float(centres[c, 0]), float(centres[c, 1])
+        rx = np.asarray([cx - half, cx + half, cx + half, cx - half, cx - half])
+        ry = np.asarray([cy - half, cy - half, cy + half, cy + half, cy - half])
+        rlon, rlat = frame.back(rx, ry)
+        ring = [(round(float(a), 7), round(float(b), 7)) for a, b in zip(rlon, rlat, strict=True)]
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "rank": rank,
+                    "risk": round(float(risk[c]), 9),
+                    "flagged": bool(is_flagged[c]),
+                    "area": str(groups[c]),
+                    "cell": int(grid.raster_of_cell[c]),
+                },
+            }
+        )
+    return features
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 1e9
+
+
+def _public(raw: str | dict[str, Any]) -> Forecast:
+    doc = json.loads(raw) if isinstance(raw, str) else raw
+    return Forecast.model_validate(doc["forecast"])
+
+
+# --- the daily job -----------------------------------------------------------------------------
+
+
+class DailyForecastJob:
+    """Publishes each local day's forecast once the clock passes ``daily_at``.
+
+    The loop calls :meth:`tick` every ``poll_s`` seconds (or when woken). A tick publishes the
+    local day's forecast when the time has come and the day has none yet: a server started
+    after ``daily_at`` catches up, and a day with no events to forecast is tried again on the
+    next tick. A failed run is logged and not retried that day. Tests call ``await job.tick()``
+    after moving a manual clock.
+    """
+
+    def __init__(
+        self,
+        service: ForecastService,
+        clock: Clock,
+        *,
+        poll_s: float = 30.0,
+        start_delay_s: float = 15.0,
+    ) -> None:
+        self._service = service
+        self._clock = clock
+        self._poll_s = poll_s
+        self._start_delay_s = start_delay_s
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.attempted: date | None = None
+        self.principal = system_principal(role=Role.ANALYST, acting_as="system:forecasts")
+
+    def due(self, day: date) -> datetime:
+        return datetime.combine(
+            day, self._service.settings.publish_time, self._service.zone
+        ).astimezone(UTC)
+
+    async def tick(self) -> ForecastRun | None:
+        """Publish today's forecast if it is due and not attempted yet; else None."""
+        now = self._clock.now()
+        day = now.astimezone(self._service.zone).date()
+        if now < self.due(day) or self.attempted == day:
+            return None
+        self.attempted = day
+        if await self._service.published(day):
+            return None  # published before a restart, or on demand
+        try:
+            run = await self._service.publish(self.principal, day, reason="daily", skip_empty=True)
+        except Exception:
+            log.exception("the daily forecast for %s failed", day)
+            return None
+        if not run.published:
+            self.attempted = None  # no events yet: try again on the next tick
+        return run
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None and self._service.settings.enabled:
+            self._wake = asyncio.Event()
+            self._task = asyncio.create_task(self._run(), name="daily-forecast")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        # The first look comes a little after start-up, so it never competes with it.
+        delay = self._start_delay_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
+            await self.tick()
+            delay = self._poll_s

@@ -1,0 +1,268 @@
+"""The daily place-based forecast, demand and coverage through the API, on the platform's own
+events and register, with a manual clock."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from factories import LAT0, LON0, T0, metres_east, raw_event, sensor_record
+from safecity.core.clock import ManualClock
+from safecity.core.identity import Role
+from safecity.runtime import Runtime
+from safecity.settings import Settings
+from support import Api
+
+#: The planted hotspot: 600 m east and 300 m north of the centre.
+HOT_LON = LON0 + metres_east(600)
+HOT_LAT = LAT0 + 300 / 111_320
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The packaged Helsinki districts as named areas, in the city's own time zone."""
+    settings.city.areas = "helsinki"
+    settings.city.timezone = "Europe/Helsinki"
+    return settings
+
+
+def _north(metres: float) -> float:
+    return metres / 111_320
+
+
+def _events(n_background: int = 300, n_hot: int = 80, weeks: int = 6) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    out: list[dict[str, Any]] = []
+    span = weeks * 7 * 86_400
+    for i in range(n_background + n_hot):
+        hot = i < n_hot
+        if hot:
+            lon = HOT_LON + metres_east(rng.uniform(-30, 30))
+            lat = HOT_LAT + _north(rng.uniform(-30, 30))
+        else:
+            lon = LON0 + metres_east(rng.uniform(-1_500, 1_500))
+            lat = LAT0 + _north(rng.uniform(-1_500, 1_500))
+        at = T0 - timedelta(days=1) - timedelta(seconds=rng.uniform(0, span))
+        kind = rng.choice(["call", "report", "camera"])
+        if kind == "call":
+            ev = raw_event(
+                "call.emergency",
+                at=at,
+                lon=lon,
+                lat=lat,
+                source="urn:test:cad",
+                data={"cad_id": f"cad-{i}", "category": "assault"},
+            )
+        elif kind == "report":
+            ev = raw_event(
+                "citizen.report",
+                at=at,
+                lon=lon,
+                lat=lat,
+                source="urn:test:portal",
+                data={"category": "theft", "description": "bike stolen"},
+            )
+        else:
+            ev = raw_event("camera.abnormal", at=at, lon=lon, lat=lat)
+        out.append(ev)
+    # Not counted: fire is not among the forecast's incident types.
+    out.append(raw_event("camera.fire_smoke", at=T0 - timedelta(days=2), lon=LON0, lat=LAT0))
+    return out
+
+
+def _ingest(api: Api, events: list[dict[str, Any]]) -> None:
+    for i in range(0, len(events), 200):
+        r = api.client.post(
+            "/v1/events/batch", json=events[i : i + 200], headers=api.h(Role.INTEGRATOR)
+        )
+        assert r.status_code == 200, r.text
+
+
+@pytest.fixture
+def seeded(api: Api) -> Api:
+    _ingest(api, _events())
+    return api
+
+
+def _centre_distance_m(feature: dict[str, Any], lon: float, lat: float) -> float:
+    ring = feature["geometry"]["coordinates"][0][:4]
+    clon = sum(p[0] for p in ring) / 4
+    clat = sum(p[1] for p in ring) / 4
+    dx = (clon - lon) * 111_320 * math.cos(math.radians(lat))
+    return math.hypot(dx, (clat - lat) * 111_320)
+
+
+def test_publishing_now_ranks_the_planted_hotspot_first_with_a_card(seeded: Api) -> None:
+    api = seeded
+    r = api.client.get("/v1/forecasts/latest", headers=api.h(Role.ANALYST))
+    assert r.status_code == 404
+
+    r = api.client.post("/v1/forecasts/run", headers=api.h(Role.ANALYST))
+    assert r.status_code == 200, r.text
+    assert r.json()["published"] is True
+
+    r = api.client.get("/v1/forecasts/latest", headers=api.h(Role.ANALYST))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["date"] == T0.date().isoformat()
+    assert body["method"] == "retrospective"
+    assert body["window"]["days"] == 365
+    assert body["window"]["end"] == (T0.date() - timedelta(days=1)).isoformat()
+    assert body["events_counted"] == 380  # the fire is not counted
+    top = body["cells"]["features"][0]
+    assert top["properties"]["rank"] == 1 and top["properties"]["flagged"] is True
+    # The hotspot's events lie within 30 m of its centre, so at most across a cell's edge.
+    assert _centre_distance_m(top, HOT_LON, HOT_LAT) < 110
+    assert top["properties"]["risk"] > 5 * body["cells"]["features"][-1]["properties"]["risk"]
+    assert top["geometry"]["type"] == "Polygon"
+    assert body["cells_flagged"] == max(1, round(0.05 * body["cells_total"]))
+    card = body["card"]
+    assert card["flagged_cells"] == body["cells_flagged"]
+    groups = {g["group"]: g for g in card["groups"]}
+    assert len(groups) > 3 and top["properties"]["area"] in groups
+    assert sum(g["cells"] for g in groups.values()) == body["cells_total"]
+    assert sum(g["flagged_cells"] for g in groups.values()) == body["cells_flagged"]
+    # The hotspot's area carries more than its share of the flagged cells.
+    assert groups[top["properties"]["area"]]["exposure_ratio"] > 1
+    assert card["feedback"]["available"] is False
+
+    same = api.client.get(f"/v1/forecasts/{body['date']}", headers=api.h(Role.SUPERVISOR))
+    assert same.status_code == 200 and same.json() == body
+    missing = api.client.get("/v1/forecasts/2020-01-01", headers=api.h(Role.ANALYST))
+    assert missing.status_code == 404
+
+
+def test_the_daily_job_publishes_once_the_clock_passes_the_configured_time(
+    seeded: Api, runtime: Runtime, clock: ManualClock
+) -> None:
+    job = runtime.forecast_job
+    assert job is not None
+    portal = seeded.client.portal
+    assert portal is not None
+    # T0 is 14:00 in Helsinki, past 05:00: the job catches up with today at its first look.
+    portal.call(job.tick)
+    assert runtime.store.get_forecast(T0.date()) is not None
+    # Before 05:00 Helsinki time (03:00 UTC) the next day nothing happens; after it, the next
+    # day's forecast appears.
+    clock.set(datetime(2026, 11, 22, 2, 59, tzinfo=UTC))
+    assert portal.call(job.tick) is None
+    assert runtime.store.get_forecast(T0.date() + timedelta(days=1)) is None
+    clock.set(datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC))
+    run = portal.call(job.tick)
+    # (The job's own loop may have ticked first; then this tick has nothing left to do.)
+    assert run is None or (run.published and run.forecast is not None)
+    assert runtime.store.get_forecast(T0.date() + timedelta(days=1)) is not None
+    assert portal.call(job.tick) is None  # once a day
+    latest = seeded.client.get("/v1/forecasts/latest", headers=seeded.h(Role.ANALYST))
+    assert latest.json()["date"] == "2026-11-22"
+    audit = runtime.store.list_audit(object_type="forecast", limit=50)
+    assert any(
+        a.action == "forecasts.publish"
+        and a.object_id == "2026-11-22"
+        and a.details["reason"] == "daily"
+        for a in audit
+    )
+
+
+def test_demand_returns_a_forecast_per_area_and_staffing_rows(seeded: Api) -> None:
+    r = seeded.client.get(
+        "/v1/forecasts/demand?days=28&horizon_h=24", headers=seeded.h(Role.ANALYST)
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["horizon_h"] == 24
+    areas = body["areas"]
+    assert len(areas) > 3 and all(len(a["forecast"]) == 24 for a in areas)
+    assert sum(a["history_events"] for a in areas) > 0
+    assert len(body["staffing"]) == 3 * len(areas)  # three 8-hour shifts per area
+    assert all(row["staff"] >= 0 for row in body["staffing"])
+    assert body["backtest"] is not None and body["backtest"]["origins"] > 0
+    short = seeded.client.get(
+        "/v1/forecasts/demand?days=7&horizon_h=24", headers=seeded.h(Role.ANALYST)
+    ).json()
+    assert short["backtest"] is None and "not enough history" in short["backtest_note"]
+
+
+def test_coverage_plans_new_cameras_on_lamp_posts(api: Api) -> None:
+    h = api.h(Role.ADMIN)
+    cams = [("cam-a", 0.0, 0.0, 90.0), ("cam-b", 120.0, 40.0, 270.0)]
+    for cam_id, east, north, direction in cams:
+        record = sensor_record(
+            id=cam_id,
+            location={"lon": LON0 + metres_east(east), "lat": LAT0 + _north(north)},
+            view={"direction_deg": direction, "fov_deg": 90.0, "range_m": 40.0},
+        )
+        r = api.client.put(f"/v1/sensors/{cam_id}", json=record, headers=h)
+        assert r.status_code == 200, r.text
+    for i, (east, north) in enumerate([(60, 100), (-40, 80), (150, -60)]):
+        record = sensor_record(
+            id=f"lamp-{i}",
+            kind="lamppost",
+            name=f"Lamp {i}",
+            location={"lon": LON0 + metres_east(east), "lat": LAT0 + _north(north)},
+            measures=["light_level"],
+            personal_data=False,
+        )
+        r = api.client.put(f"/v1/sensors/lamp-{i}", json=record, headers=h)
+        assert r.status_code == 200, r.text
+
+    r = api.client.get("/v1/planning/coverage?k=2&method=exact", headers=api.h(Role.ANALYST))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["cameras"] == 2 and body["candidate_sites"] == 3
+    assert 0 < body["covered_share"] < 1
+    assert body["blind_spot_count"] > 0
+    assert len(body["blind_spots"]) == min(200, body["blind_spot_count"])
+    greedy = body["greedy"]
+    assert len(greedy["sites"]) == 2
+    assert greedy["covered_share"] > greedy["existing_share"]
+    assert greedy["sites"][0]["gain"] >= greedy["sites"][1]["gain"] > 0
+    assert body["exact"] is not None
+    assert body["exact"]["covered_share"] >= greedy["covered_share"] - 1e-9
+    assert math.isfinite(body["outdoor_m2"])
+    assert body["risk_weighted"] is False and body["forecast_date"] is None
+
+    # With a published forecast, sample points weigh the risk of their cell.
+    near_lamp = [
+        raw_event(
+            "camera.abnormal",
+            at=T0 - timedelta(days=2, minutes=i),
+            lon=LON0 + metres_east(60 + i % 5),
+            lat=LAT0 + _north(100 + i % 3),
+        )
+        for i in range(20)
+    ]
+    _ingest(api, near_lamp)
+    assert api.client.post("/v1/forecasts/run", headers=api.h(Role.ANALYST)).status_code == 200
+    weighted = api.client.get("/v1/planning/coverage?k=1", headers=api.h(Role.ANALYST)).json()
+    assert weighted["risk_weighted"] is True
+    assert weighted["forecast_date"] == T0.date().isoformat()
+    assert len(weighted["greedy"]["sites"]) == 1 and weighted["exact"] is None
+
+
+def test_permissions_and_bad_parameters(api: Api) -> None:
+    for method, path in [
+        ("GET", "/v1/forecasts/latest"),
+        ("POST", "/v1/forecasts/run"),
+        ("GET", "/v1/forecasts/demand"),
+        ("GET", "/v1/forecasts/2026-11-21"),
+        ("GET", "/v1/planning/coverage"),
+    ]:
+        r = api.client.request(method, path, headers=api.h(Role.INTEGRATOR))
+        assert r.status_code == 403, (path, r.text)
+    assert api.client.get("/v1/forecasts/latest").status_code == 401
+
+    def field(path: str) -> str:
+        r = api.client.get(path, headers=api.h(Role.ANALYST))
+        assert r.status_code == 422, r.text
+        return str(r.json()["errors"][0]["field"])
+
+    assert field("/v1/forecasts/demand?days=3") == "query.days"
+    assert field("/v1/forecasts/demand?horizon_h=1000") == "query.horizon_h"
+    assert field("/v1/forecasts/not-a-date") == "path.day"
+    assert field("/v1/planning/coverage?k=-1") == "query.k"
+    assert field("/v1/planning/coverage?method=best") == "query.method"
