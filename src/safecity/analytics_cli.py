@@ -337,6 +337,14 @@ def backtest_cmd(
         Path | None, typer.Option(help="Write an HTML report here", dir_okay=False)
     ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar (not with --json)")] = True,
+    groups: Annotated[
+        Path | None,
+        typer.Option(
+            help="Another layer of named polygons (e.g. a city's demographic areas) for a "
+            "second fairness card: .kml, .geojson or zipped .shp, same CRS rules as --area",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Rolling-origin backtest of place-based forecasts: hit rate, PAI and PEI* at 1/5/10 %."""
     registry = _methods()
@@ -352,6 +360,11 @@ def backtest_cmd(
     areas = _named_areas(area, cmap, area_crs) if area is not None else None
     f0, s0, s1 = _dates(events, fit_start, fit_end, score_start, score_end)
     setup = _Setup.build(events, areas, cell_m, f0, s0, s1, horizon, step)
+    layer: tuple[str, Any] | None = None
+    if groups is not None:
+        from safecity.analytics.districts import cell_groups
+
+        layer = (groups.name, cell_groups(setup.grid, _named_areas(groups, cmap, area_crs)))
     show = progress and not as_json
     runs: list[_Run] = []
     with _progress(show, len(setup.origins) * len(chosen)) as tick:
@@ -360,7 +373,7 @@ def backtest_cmd(
             runs.append(_run_method(setup, label, make, refit, nij, tick))
     if not setup.origins:
         _fail("no forecast origin fits between --score-start and --score-end")
-    _outputs(setup, runs, csv_path, area, nij, as_json, report)
+    _outputs(setup, runs, csv_path, area, nij, as_json, report, layer)
 
 
 @dataclass
@@ -554,6 +567,7 @@ def _outputs(
     nij: float | None,
     as_json: bool,
     report: Path | None,
+    layer: tuple[str, Any] | None = None,
 ) -> None:
     from safecity.analytics import data as d
     from safecity.analytics.fairness import fairness_card, flag_cells
@@ -571,6 +585,12 @@ def _outputs(
         coverage=0.05,
         history=best.flagged_sets[:-1],
         tie=setup.tie,
+    )
+    # The same forecast judged by a second layer the city supplies (e.g. demographic areas).
+    layer_card = (
+        fairness_card(lw["risk"], lw["observed"], layer[1], coverage=0.05, tie=setup.tie)
+        if layer is not None
+        else None
     )
     window = d.day_label(counts.start + lw["start"])
     if lw["length"] > 1:
@@ -630,6 +650,8 @@ def _outputs(
                 "pooled_parity": best.parity,
             },
         }
+        if layer is not None and layer_card is not None:
+            out["fairness_by_layer"] = {"layer": layer[0], **layer_card.to_dict()}
         if report is not None:
             out["report"] = str(report)
         print(json.dumps(out, indent=2))
@@ -646,6 +668,13 @@ def _outputs(
         highlight=False,
         markup=False,
     )
+    if layer is not None and layer_card is not None:
+        console.print(
+            f"fairness card by {layer[0]}: hit-rate gap between its groups "
+            f"{_num(layer_card.hit_rate_gap)}, flagged-area exposure by group in --json",
+            highlight=False,
+            markup=False,
+        )
     if report is not None:
         console.print(f"report written to {report}", markup=False, highlight=False)
 

@@ -264,3 +264,38 @@ def test_backtest_without_an_area_uses_the_bounding_box(tmp_path: Path) -> None:
     )
     assert bad.exit_code == 2
     assert "--fit-end must be the day before --score-start" in bad.output
+
+
+def test_a_second_layer_of_groups_gets_its_own_card(tmp_path: Path) -> None:
+    csv, mapping, area = _town(tmp_path)
+
+    def band(name: str, y0: float, y1: float) -> dict[str, object]:
+        ring = [[X0, Y0 + y0], [X0 + 2000, Y0 + y0], [X0 + 2000, Y0 + y1], [X0, Y0 + y1]]
+        ring.append(ring[0])
+        return {
+            "type": "Feature",
+            "properties": {"name": name},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+
+    layer = tmp_path / "income.geojson"
+    layer.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [band("south half", 0, 1000), band("north half", 1000, 2000)],
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        forecast_app, [*_base(csv, mapping, area), "--groups", str(layer), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    by_layer = out["fairness_by_layer"]
+    assert by_layer["layer"] == "income.geojson"
+    assert {g["group"] for g in by_layer["groups"]} == {"south half", "north half"}
+    assert sum(g["cells"] for g in by_layer["groups"]) == 100
+    # The district card is still there, grouped by the districts.
+    assert {g["group"] for g in out["fairness"]["groups"]} == {"west", "east"}
