@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -345,6 +345,21 @@ def backtest_cmd(
             dir_okay=False,
         ),
     ] = None,
+    discovered_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Column saying how each event came to light, for the feedback-loop check "
+            "(e.g. a CAD's call source); needs --patrol-values"
+        ),
+    ] = None,
+    patrol_values: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated values of that column meaning 'found by a patrol'"),
+    ] = None,
+    ipw: Annotated[
+        bool,
+        typer.Option(help="Reweight the feedback check by the inverse probability of discovery"),
+    ] = False,
 ) -> None:
     """Rolling-origin backtest of place-based forecasts: hit rate, PAI and PEI* at 1/5/10 %."""
     registry = _methods()
@@ -357,6 +372,7 @@ def backtest_cmd(
     if cell_m <= 0:
         _fail("--cell must be positive")
     events = _load(csv_path, cmap)
+    discovery = _discovery(csv_path, cmap, events, discovered_column, patrol_values)
     areas = _named_areas(area, cmap, area_crs) if area is not None else None
     f0, s0, s1 = _dates(events, fit_start, fit_end, score_start, score_end)
     setup = _Setup.build(events, areas, cell_m, f0, s0, s1, horizon, step)
@@ -373,7 +389,34 @@ def backtest_cmd(
             runs.append(_run_method(setup, label, make, refit, nij, tick))
     if not setup.origins:
         _fail("no forecast origin fits between --score-start and --score-end")
-    _outputs(setup, runs, csv_path, area, nij, as_json, report, layer)
+    _outputs(setup, runs, csv_path, area, nij, as_json, report, layer, (discovery, ipw))
+
+
+def _discovery(
+    csv_path: Path,
+    mapping: CsvMapping,
+    events: EventTable,
+    column: str | None,
+    patrol: str | None,
+) -> Any:
+    """One flag per event: found by a patrol (True) or reported by the public (False)."""
+    if column is None:
+        if patrol is not None:
+            _fail("--patrol-values needs --discovered-column")
+        return None
+    if not patrol:
+        _fail("--discovered-column needs --patrol-values (the values that mean 'patrol')")
+    if mapping.categories is not None:
+        _fail("--discovered-column cannot be combined with a mapping that filters categories")
+    import numpy as np
+
+    # The same rows again, reading the discovery column where the category would be: the
+    # loader keeps or drops rows by time and coordinates only, so the rows line up.
+    read = _load(csv_path, replace(mapping, category=column, categories=None))
+    if len(read) != len(events) or read.categories is None:
+        _fail(f"cannot read column {column!r} alongside the events")
+    values = {v.strip() for v in patrol.split(",") if v.strip()}
+    return np.isin(read.categories.astype(str), sorted(values))
 
 
 @dataclass
@@ -568,6 +611,7 @@ def _outputs(
     as_json: bool,
     report: Path | None,
     layer: tuple[str, Any] | None = None,
+    feedback: tuple[Any, bool] = (None, False),
 ) -> None:
     from safecity.analytics import data as d
     from safecity.analytics.fairness import fairness_card, flag_cells
@@ -578,12 +622,26 @@ def _outputs(
     curves = {r.row["method"]: r.curve for r in runs if r.curve}
     best = max(runs, key=_hr5)
     lw = best.last
+    flags, ipw = feedback
+    found: Any = None
+    event_groups: Any = None
+    if flags is not None:
+        # The events of the card's window, each with its flag and the group of its cell.
+        lo = counts.start + lw["start"]
+        sel = (events.days >= lo) & (events.days < lo + lw["length"])
+        cells = setup.grid.cell_index(events.x[sel], events.y[sel])
+        inside = cells >= 0
+        found = flags[sel][inside]
+        event_groups = setup.groups[cells[inside]]
     card = fairness_card(
         lw["risk"],
         lw["observed"],
         setup.groups,
         coverage=0.05,
         history=best.flagged_sets[:-1],
+        discovered_by_patrol=found,
+        event_groups=event_groups,
+        ipw=ipw,
         tie=setup.tie,
     )
     # The same forecast judged by a second layer the city supplies (e.g. demographic areas).

@@ -299,3 +299,23 @@ def test_a_second_layer_of_groups_gets_its_own_card(tmp_path: Path) -> None:
     assert sum(g["cells"] for g in by_layer["groups"]) == 100
     # The district card is still there, grouped by the districts.
     assert {g["group"] for g in out["fairness"]["groups"]} == {"west", "east"}
+
+
+def test_the_feedback_loop_check_reads_how_events_came_to_light(tmp_path: Path) -> None:
+    csv, mapping, area = _town(tmp_path)
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    # Every third event was found by a patrol, the rest reported by the public.
+    rows = [lines[0] + ",origin"] + [
+        f"{line},{'patrol' if i % 3 == 0 else 'phone'}" for i, line in enumerate(lines[1:])
+    ]
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = [*_base(csv, mapping, area), "--json", "--discovered-column", "origin"]
+    refused = runner.invoke(forecast_app, args)
+    assert refused.exit_code != 0 and "--patrol-values" in refused.output
+    result = runner.invoke(forecast_app, [*args, "--patrol-values", "patrol", "--ipw"])
+    assert result.exit_code == 0, result.output
+    feedback = json.loads(result.output)["fairness"]["feedback"]
+    assert feedback["available"] is True
+    assert feedback["ipw"] is True
+    assert 0.2 < feedback["patrol_share"] < 0.5
+    assert {g["group"] for g in feedback["groups"]} <= {"west", "east"}
