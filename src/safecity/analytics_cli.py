@@ -870,6 +870,11 @@ def demand_cmd(
             "mae_profile": round(bt.mae_profile, 4),
             "mae_seasonal_naive": round(bt.mae_naive, 4),
             "beats_baseline": bt.beats_baseline,
+            "mase_profile_all_areas": round(bt.mase_profile_total, 4),
+            "mase_seasonal_naive_all_areas": round(bt.mase_naive_total, 4),
+            "beats_baseline_all_areas": bt.beats_baseline_total,
+            "mase_zero_forecast": round(bt.mase_zero, 4),
+            "sparse": bt.sparse,
         },
         "staffing": [
             {
@@ -905,6 +910,18 @@ def _print_demand(
         f"{b['horizon_h']} h ahead): MASE profile {b['mase_profile']:.3f} vs seasonal naive "
         f"{b['mase_seasonal_naive']:.3f} ({'beats' if b['beats_baseline'] else 'does not beat'} "
         "the baseline)",
+        highlight=False,
+        markup=False,
+    )
+    console.print(
+        f"All areas summed: MASE profile {b['mase_profile_all_areas']:.3f} vs seasonal naive "
+        f"{b['mase_seasonal_naive_all_areas']:.3f}"
+        + (
+            ". Per area the counts are sparse: forecasting zero scores "
+            f"{b['mase_zero_forecast']:.3f}, so judge the per-area figures with care."
+            if b["sparse"]
+            else ""
+        ),
         highlight=False,
         markup=False,
     )

@@ -87,3 +87,15 @@ def test_hourly_counts_from_events() -> None:
     )
     assert counts.areas == ("a", "b")
     assert counts.counts.tolist() == [[2, 0, 0, 1], [0, 1, 0, 0]]
+
+
+def test_sparse_areas_are_flagged_and_the_summed_series_is_judged_too() -> None:
+    rng = np.random.default_rng(9)
+    hours = np.arange(14 * WEEK_H)
+    daily = 0.04 * (1.0 + np.sin(2 * math.pi * (hours % 24 - 9) / 24))
+    counts = rng.poisson(np.tile(daily, (20, 1)))  # 20 quiet districts
+    result = backtest(HourlyCounts(tuple(f"d{i}" for i in range(20)), START, counts))
+    assert result.sparse  # forecasting zero beats both per area: MAE favours it
+    assert result.mase_zero < result.mase_profile
+    # Summed over the districts the series is dense enough, and the profile wins there.
+    assert result.beats_baseline_total

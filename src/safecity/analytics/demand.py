@@ -118,10 +118,25 @@ class DemandBacktest:
     mase_naive: float
     mae_profile: float
     mae_naive: float
+    #: The same comparison on all areas summed (one series): sparse areas' hourly counts are
+    #: mostly zeros, and there MAE, hence MASE, rewards forecasting nothing at all.
+    mase_profile_total: float = math.nan
+    mase_naive_total: float = math.nan
+    #: MASE of forecasting zero everywhere: when it beats both, the per-area scores say more
+    #: about sparsity than about either forecast.
+    mase_zero: float = math.nan
 
     @property
     def beats_baseline(self) -> bool:
         return self.mase_profile < self.mase_naive
+
+    @property
+    def beats_baseline_total(self) -> bool:
+        return self.mase_profile_total < self.mase_naive_total
+
+    @property
+    def sparse(self) -> bool:
+        return self.mase_zero < min(self.mase_profile, self.mase_naive)
 
 
 def backtest(
@@ -144,6 +159,9 @@ def backtest(
     scores_n: list[float] = []
     mae_p: list[float] = []
     mae_n: list[float] = []
+    total_p: list[float] = []
+    total_n: list[float] = []
+    zero: list[float] = []
     for origin in range(need, data.hours - horizon_h + 1, step_h):
         history = data.counts[:, origin - need : origin]
         actual = data.counts[:, origin : origin + horizon_h]
@@ -153,6 +171,11 @@ def backtest(
         scores_n.append(mase(actual, fn, history))
         mae_p.append(float(np.mean(np.abs(actual - fp))))
         mae_n.append(float(np.mean(np.abs(actual - fn))))
+        zero.append(mase(actual, np.zeros_like(actual), history))
+        h_all = history.sum(axis=0, keepdims=True)
+        a_all = actual.sum(axis=0, keepdims=True)
+        total_p.append(mase(a_all, profile_forecast(h_all, horizon_h, weeks=weeks), h_all))
+        total_n.append(mase(a_all, seasonal_naive(h_all, horizon_h), h_all))
     return DemandBacktest(
         horizon_h=horizon_h,
         origins=len(scores_p),
@@ -160,6 +183,9 @@ def backtest(
         mase_naive=float(np.mean(scores_n)),
         mae_profile=float(np.mean(mae_p)),
         mae_naive=float(np.mean(mae_n)),
+        mase_profile_total=float(np.mean(total_p)),
+        mase_naive_total=float(np.mean(total_n)),
+        mase_zero=float(np.mean(zero)),
     )
 
 
