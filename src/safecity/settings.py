@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from safecity.core.catalogue import EventTypeList, IncidentTypeList
 from safecity.operations.forecasting import ForecastSettings
 from safecity.operations.kpis import KpiTargets
 from safecity.processors.automation.rules import AutomationConfig
@@ -32,29 +33,9 @@ class FusionRuleSettings(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     radius_m: float = Field(gt=0, le=50_000)
     window_s: float = Field(gt=0, le=7 * 86_400)
-    event_types: list[str] = Field(default_factory=list)
-    incident_types: list[str] = Field(default_factory=list)
+    event_types: EventTypeList = Field(default_factory=list)
+    incident_types: IncidentTypeList = Field(default_factory=list)
     same_incident_type: bool = False
-
-    @field_validator("event_types")
-    @classmethod
-    def _known_event_types(cls, value: list[str]) -> list[str]:
-        from safecity.core.catalogue import CATALOGUE
-
-        unknown = sorted(set(value) - set(CATALOGUE))
-        if unknown:
-            raise ValueError(f"unknown event types {unknown}; see GET /v1/event-types")
-        return value
-
-    @field_validator("incident_types")
-    @classmethod
-    def _known_incident_types(cls, value: list[str]) -> list[str]:
-        from safecity.core.catalogue import BASE_PRIORITY
-
-        unknown = sorted(set(value) - set(BASE_PRIORITY))
-        if unknown:
-            raise ValueError(f"unknown incident types {unknown}; known: {sorted(BASE_PRIORITY)}")
-        return value
 
 
 class CorrelationSettings(BaseModel):

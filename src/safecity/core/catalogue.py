@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from safecity.core import payloads as p
 from safecity.core.events import Event, Severity
@@ -434,3 +437,24 @@ CATALOGUE: dict[str, EventTypeSpec] = {spec.name: spec for spec in _SPECS}
 def classify(event: Event) -> Classification | None:
     """What this event means for incidents, or None when it opens and joins none."""
     return CATALOGUE[event.type].classify(event)
+
+
+def check_event_types(values: list[str]) -> list[str]:
+    """``values`` when every one is a catalogue event type; else ValueError naming the others."""
+    unknown = sorted(set(values) - set(CATALOGUE))
+    if unknown:
+        raise ValueError(f"unknown event types {unknown}; see GET /v1/event-types")
+    return values
+
+
+def check_incident_types(values: list[str]) -> list[str]:
+    """``values`` when every one is an incident type; else ValueError naming the others."""
+    unknown = sorted(set(values) - set(BASE_PRIORITY))
+    if unknown:
+        raise ValueError(f"unknown incident types {unknown}; known: {sorted(BASE_PRIORITY)}")
+    return values
+
+
+#: Settings fields listing event or incident types: a typo fails at start-up naming the type.
+EventTypeList = Annotated[list[str], AfterValidator(check_event_types)]
+IncidentTypeList = Annotated[list[str], AfterValidator(check_incident_types)]

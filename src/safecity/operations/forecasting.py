@@ -35,10 +35,14 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from safecity.core.areas import AreaMap
-from safecity.core.catalogue import BASE_PRIORITY, CATALOGUE, classify
+from safecity.core.catalogue import (
+    EventTypeList,
+    IncidentTypeList,
+    classify,
+)
 from safecity.core.clock import Clock
 from safecity.core.errors import FieldError, InvalidInput, NotFound
 from safecity.core.identity import Permission, Principal, Role
@@ -99,31 +103,15 @@ class ForecastSettings(BaseModel):
     )
     cell_m: float = Field(default=150.0, ge=25, le=2_000, description="Cell side, metres")
     window_days: int = Field(default=365, ge=7, le=3_650, description="Days of history used")
-    event_types: list[str] = Field(default_factory=lambda: list(DEFAULT_EVENT_TYPES))
-    incident_types: list[str] = Field(
+    event_types: EventTypeList = Field(default_factory=lambda: list(DEFAULT_EVENT_TYPES))
+    incident_types: IncidentTypeList = Field(
         default_factory=lambda: list(DEFAULT_INCIDENT_TYPES),
         description="Only events the catalogue classifies as one of these count",
     )
     coverage: float = Field(default=0.05, gt=0, le=0.5, description="Share of cells flagged")
     top_cells: int = Field(default=100, ge=1, le=5_000, description="Cells listed per forecast")
     margin_m: float = Field(default=300.0, ge=0, le=10_000, description="Margin round the area")
-    demand_event_types: list[str] = Field(default_factory=lambda: list(DEFAULT_DEMAND_TYPES))
-
-    @field_validator("event_types", "demand_event_types")
-    @classmethod
-    def _known_event_types(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(CATALOGUE))
-        if unknown:
-            raise ValueError(f"unknown event types {unknown}; see GET /v1/event-types")
-        return value
-
-    @field_validator("incident_types")
-    @classmethod
-    def _known_incident_types(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(BASE_PRIORITY))
-        if unknown:
-            raise ValueError(f"unknown incident types {unknown}; known: {sorted(BASE_PRIORITY)}")
-        return value
+    demand_event_types: EventTypeList = Field(default_factory=lambda: list(DEFAULT_DEMAND_TYPES))
 
     @property
     def publish_time(self) -> time:
