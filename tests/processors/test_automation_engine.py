@@ -17,7 +17,7 @@ from factories import LAT0, LON0, PAYLOADS, T0, event, metres_east
 from safecity.core.catalogue import BASE_PRIORITY
 from safecity.core.clock import ManualClock
 from safecity.core.events import Severity
-from safecity.core.geo import Location
+from safecity.core.geo import Location, locate_in_polygon
 from safecity.core.incidents import Incident, IncidentSignals, IncidentStatus
 from safecity.processors.automation.engine import (
     AutomationEngine,
@@ -33,7 +33,6 @@ from safecity.processors.automation.rules import (
     AutomationConfig,
     AutomationRule,
     WithinArea,
-    locate_in_polygon,
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "automations.md"

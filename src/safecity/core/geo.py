@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,29 +98,66 @@ class BBox:
         return self.min_lon <= lon <= self.max_lon and self.min_lat <= lat <= self.max_lat
 
 
-Ring = tuple[tuple[float, float], ...]
+Ring = Sequence[tuple[float, float]]
+
+#: Tolerance for "on an edge", in degrees (about 1 mm): coordinates are not more precise.
+_EDGE_EPS = 1e-8
 
 
-def point_in_ring(lon: float, lat: float, ring: Ring) -> bool:
-    """Even-odd rule on a closed or open ring of (lon, lat); fine at city scale."""
+def _on_segment(x: float, y: float, x1: float, y1: float, x2: float, y2: float) -> bool:
+    if not (min(x1, x2) - _EDGE_EPS <= x <= max(x1, x2) + _EDGE_EPS):
+        return False
+    if not (min(y1, y2) - _EDGE_EPS <= y <= max(y1, y2) + _EDGE_EPS):
+        return False
+    dx, dy = x2 - x1, y2 - y1
+    length = math.hypot(dx, dy)
+    # Distance of the point from the segment's line: |cross| / |segment|.
+    return abs(dx * (y - y1) - dy * (x - x1)) <= _EDGE_EPS * max(length, 1e-300)
+
+
+def _ring_position(x: float, y: float, ring: Ring) -> Literal["inside", "boundary", "outside"]:
+    """Where (x, y) lies against one ring: crossing number, edges and vertices as boundary."""
     inside = False
     n = len(ring)
-    if n < 3:
-        return False
     j = n - 1
     for i in range(n):
         xi, yi = ring[i]
         xj, yj = ring[j]
-        if (yi > lat) != (yj > lat):
-            x_cross = xi + (lat - yi) * (xj - xi) / (yj - yi)
-            if lon < x_cross:
+        if _on_segment(x, y, xi, yi, xj, yj):
+            return "boundary"
+        # Half-open rule: an edge counts when it straddles the ray's latitude, with the lower
+        # end included and the upper excluded, so a ray through a vertex counts it once.
+        if (yi > y) != (yj > y):
+            x_cross = xi + (y - yi) * (xj - xi) / (yj - yi)
+            if x < x_cross:
                 inside = not inside
         j = i
-    return inside
+    return "inside" if inside else "outside"
 
 
-def point_in_polygon(lon: float, lat: float, rings: tuple[Ring, ...]) -> bool:
-    """GeoJSON polygon semantics: inside the first (outer) ring and outside every hole."""
-    if not rings or not point_in_ring(lon, lat, rings[0]):
-        return False
-    return not any(point_in_ring(lon, lat, hole) for hole in rings[1:])
+def locate_in_polygon(
+    lon: float, lat: float, polygon: Sequence[Ring]
+) -> Literal["inside", "boundary", "outside"]:
+    """Point in polygon (planar lon/lat, fine at city scale; no antimeridian crossing).
+
+    ``polygon[0]`` is the outline and the rest are holes (GeoJSON order; rings closed or open).
+    A point strictly inside a hole is outside; a point on any ring's edge or vertex is on the
+    boundary.
+    """
+    if not polygon:
+        return "outside"
+    outer = _ring_position(lon, lat, polygon[0])
+    if outer != "inside":
+        return outer
+    for hole in polygon[1:]:
+        where = _ring_position(lon, lat, hole)
+        if where == "inside":
+            return "outside"
+        if where == "boundary":
+            return "boundary"
+    return "inside"
+
+
+def point_in_polygon(lon: float, lat: float, polygon: Sequence[Ring]) -> bool:
+    """Inside or on the boundary of ``polygon`` (see :func:`locate_in_polygon`)."""
+    return locate_in_polygon(lon, lat, polygon) != "outside"

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from safecity.core.catalogue import classify
 from safecity.core.clock import Clock
 from safecity.core.events import Event, Severity
-from safecity.core.geo import EARTH_RADIUS_M, haversine_m
+from safecity.core.geo import EARTH_RADIUS_M, haversine_m, locate_in_polygon
 from safecity.core.incidents import Incident
 from safecity.processors.automation.rules import (
     WEEKDAYS,
@@ -61,7 +61,6 @@ from safecity.processors.automation.rules import (
     TimeOfDay,
     WithinArea,
     WithinDistance,
-    locate_in_polygon,
     template_fields,
 )
 

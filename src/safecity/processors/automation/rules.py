@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import string
-from collections.abc import Sequence
 from datetime import time
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -240,65 +239,6 @@ Longitude = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
 Latitude = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
 Position = tuple[Longitude, Latitude]
 PolygonRing = tuple[Position, ...]
-
-
-#: Tolerance for "on an edge", in degrees (about 1 mm): coordinates are not more precise.
-_EDGE_EPS = 1e-8
-
-
-def _on_segment(x: float, y: float, x1: float, y1: float, x2: float, y2: float) -> bool:
-    if not (min(x1, x2) - _EDGE_EPS <= x <= max(x1, x2) + _EDGE_EPS):
-        return False
-    if not (min(y1, y2) - _EDGE_EPS <= y <= max(y1, y2) + _EDGE_EPS):
-        return False
-    dx, dy = x2 - x1, y2 - y1
-    length = math.hypot(dx, dy)
-    # Distance of the point from the segment's line: |cross| / |segment|.
-    return abs(dx * (y - y1) - dy * (x - x1)) <= _EDGE_EPS * max(length, 1e-300)
-
-
-def _ring_position(
-    x: float, y: float, ring: PolygonRing
-) -> Literal["inside", "boundary", "outside"]:
-    """Where (x, y) lies against one ring: crossing number, edges and vertices as boundary."""
-    inside = False
-    n = len(ring)
-    j = n - 1
-    for i in range(n):
-        xi, yi = ring[i]
-        xj, yj = ring[j]
-        if _on_segment(x, y, xi, yi, xj, yj):
-            return "boundary"
-        # Half-open rule: an edge counts when it straddles the ray's latitude, with the lower
-        # end included and the upper excluded, so a ray through a vertex counts it once.
-        if (yi > y) != (yj > y):
-            x_cross = xi + (y - yi) * (xj - xi) / (yj - yi)
-            if x < x_cross:
-                inside = not inside
-        j = i
-    return "inside" if inside else "outside"
-
-
-def locate_in_polygon(
-    lon: float, lat: float, polygon: Sequence[PolygonRing]
-) -> Literal["inside", "boundary", "outside"]:
-    """Point in polygon (planar lon/lat, fine at city scale; no antimeridian crossing).
-
-    ``polygon[0]`` is the outline and the rest are holes. A point strictly inside a hole is
-    outside; a point on any ring's edge or vertex is on the boundary.
-    """
-    if not polygon:
-        return "outside"
-    outer = _ring_position(lon, lat, polygon[0])
-    if outer != "inside":
-        return outer
-    for hole in polygon[1:]:
-        where = _ring_position(lon, lat, hole)
-        if where == "inside":
-            return "outside"
-        if where == "boundary":
-            return "boundary"
-    return "inside"
 
 
 class WithinArea(_Model):
