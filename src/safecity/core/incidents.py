@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from safecity.core.errors import Conflict
-from safecity.core.events import Severity
+from safecity.core.events import Event, Severity
 from safecity.core.geo import Location
 from safecity.core.priority import PriorityAssessment
 
@@ -54,6 +54,37 @@ class IncidentSignals(BaseModel):
     sources: tuple[str, ...] = ()
     #: Distinct event types linked, for fusion rules that ask "does it hold a gunshot?".
     event_types: tuple[str, ...] = ()
+
+    def with_event(self, event: Event, classified_priority: int | None) -> IncidentSignals:
+        """These signals once ``event`` is linked (``classified_priority``: what the catalogue
+        makes of it, None when it classifies it as nothing)."""
+        sources = self.sources
+        if event.source not in sources and len(sources) < MAX_SOURCES:
+            sources = (*sources, event.source)
+        types = self.event_types
+        if event.type not in types:
+            types = (*types, event.type)
+        severity = self.max_severity
+        if _SEVERITY_RANK[event.severity] > _SEVERITY_RANK[severity]:
+            severity = event.severity
+        priority = self.classified_priority
+        if classified_priority is not None:
+            priority = min(priority, classified_priority)
+        return IncidentSignals(
+            classified_priority=priority,
+            max_severity=severity,
+            max_confidence=max(self.max_confidence, event.confidence),
+            sources=sources,
+            event_types=types,
+        )
+
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+
+
+def location_weight(event: Event) -> float:
+    """How much an event pulls its incident's position: its confidence, never quite nothing."""
+    return max(event.confidence, 0.05)
 
 
 MAX_SOURCES = 100

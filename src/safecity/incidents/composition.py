@@ -10,12 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from safecity.core.catalogue import Classification, classify
-from safecity.core.events import Event, Severity
+from safecity.core.events import Event
 from safecity.core.geo import Location
-from safecity.core.incidents import MAX_SOURCES, Incident, IncidentSignals
+from safecity.core.incidents import Incident, IncidentSignals, location_weight
 from safecity.core.priority import PriorityAssessment, PriorityInputs, PriorityModel
-
-_RANK = {s: i for i, s in enumerate(Severity)}
 
 
 @dataclass(frozen=True)
@@ -32,37 +30,22 @@ def compose(events: Sequence[Event]) -> Composition:
     """Signals, weighted position, time span and leading classification of ``events``."""
     if not events:
         raise ValueError("an incident needs at least one event")
-    sources: list[str] = []
-    types: list[str] = []
-    severity = Severity.UNKNOWN
-    confidence = 0.0
+    signals = IncidentSignals()
     leading: Classification | None = None
     lon = lat = weight = 0.0
     for event in events:
-        if event.source not in sources and len(sources) < MAX_SOURCES:
-            sources.append(event.source)
-        if event.type not in types:
-            types.append(event.type)
-        if _RANK[event.severity] > _RANK[severity]:
-            severity = event.severity
-        confidence = max(confidence, event.confidence)
         verdict = classify(event)
+        signals = signals.with_event(event, verdict.priority if verdict else None)
         if verdict is not None and (leading is None or verdict.priority < leading.priority):
             leading = verdict
         if event.location is not None:
-            w = max(event.confidence, 0.05)
+            w = location_weight(event)
             lon += event.location.lon * w
             lat += event.location.lat * w
             weight += w
     return Composition(
         count=len(events),
-        signals=IncidentSignals(
-            classified_priority=leading.priority if leading else 5,
-            max_severity=severity,
-            max_confidence=confidence,
-            sources=tuple(sources),
-            event_types=tuple(types),
-        ),
+        signals=signals,
         location=Location(lon=lon / weight, lat=lat / weight) if weight else None,
         first_event_at=min(events, key=lambda e: e.time),
         last_event_at=max(events, key=lambda e: e.time),

@@ -25,15 +25,15 @@ from typing import Any
 from safecity.core.areas import AreaMap
 from safecity.core.catalogue import COMPATIBLE_PAIRS, Classification, IncidentType, classify
 from safecity.core.clock import Clock
-from safecity.core.events import Event, Severity
+from safecity.core.events import Event
 from safecity.core.geo import EARTH_RADIUS_M, Location, haversine_m
 from safecity.core.ids import new_id
 from safecity.core.incidents import (
-    MAX_SOURCES,
     Incident,
     IncidentSignals,
     IncidentWrite,
     TimelineEntry,
+    location_weight,
 )
 from safecity.core.priority import PriorityInputs, PriorityModel
 
@@ -438,30 +438,6 @@ class Correlator:
         return found
 
 
-_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
-
-
-def _signals_with(
-    signals: IncidentSignals, event: Event, verdict: Classification
-) -> IncidentSignals:
-    sources = signals.sources
-    if event.source not in sources and len(sources) < MAX_SOURCES:
-        sources = (*sources, event.source)
-    types = signals.event_types
-    if event.type not in types:
-        types = (*types, event.type)
-    severity = signals.max_severity
-    if _SEVERITY_RANK[event.severity] > _SEVERITY_RANK[severity]:
-        severity = event.severity
-    return IncidentSignals(
-        classified_priority=min(signals.classified_priority, verdict.priority),
-        max_severity=severity,
-        max_confidence=max(signals.max_confidence, event.confidence),
-        sources=sources,
-        event_types=types,
-    )
-
-
 class _Planner:
     """One planning pass: copies of touched tracks, the links and timeline they gain."""
 
@@ -535,7 +511,7 @@ class _Planner:
             first_event_at=event.time,
             last_event_at=event.time,
             event_count=1,
-            signals=_signals_with(IncidentSignals(), event, verdict),
+            signals=IncidentSignals().with_event(event, verdict.priority),
         )
         track = _Track(incident)
         self._absorb(track, event)
@@ -550,7 +526,7 @@ class _Planner:
         if event.context.correlation_id is not None:
             track.correlation_ids.add(event.context.correlation_id)
         if event.location is not None:
-            w = max(event.confidence, 0.05)
+            w = location_weight(event)
             track.lon_sum += event.location.lon * w
             track.lat_sum += event.location.lat * w
             track.weight += w
@@ -564,7 +540,7 @@ class _Planner:
             "event_count": inc.event_count + 1,
             "first_event_at": min(inc.first_event_at, event.time),
             "last_event_at": max(inc.last_event_at, event.time),
-            "signals": _signals_with(inc.signals, event, verdict),
+            "signals": inc.signals.with_event(event, verdict.priority),
         }
         if verdict.priority < inc.signals.classified_priority and verdict.incident_type != inc.type:
             # The most urgent view of the situation names it: a help request that turns out to
