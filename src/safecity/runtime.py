@@ -107,8 +107,8 @@ def correlation_config(settings: Settings) -> CorrelationConfig:
             for f in c.fusion
         )
     city = settings.city
-    places = _resolve_map(settings, city.places)
-    areas = _resolve_map(settings, city.areas)
+    places = _resolve(settings, city.places, PACKAGED_MAPS)
+    areas = _resolve(settings, city.areas, PACKAGED_MAPS)
     return CorrelationConfig(
         default=CorrelationRule(c.default_radius_m, timedelta(seconds=c.default_window_s)),
         per_type=rules,
@@ -137,20 +137,15 @@ def _gunshot(
 
 def road_network(settings: Settings) -> RoadNetwork | None:
     """The configured road network for drive times, or None (recommendation off)."""
-    name = settings.routing.network
-    if name is None:
+    found = _resolve(settings, settings.routing.network, PACKAGED_NETWORKS)
+    if found is None:
         return None
-    if name in PACKAGED_NETWORKS:
-        return RoadNetwork.load(name)
-    path = Path(name)
-    if not path.is_absolute() and settings.config_dir is not None:
-        path = settings.config_dir / path
-    return RoadNetwork.from_file(path)
+    return RoadNetwork.load(found) if isinstance(found, str) else RoadNetwork.from_file(found)
 
 
-def _resolve_map(settings: Settings, value: str | None) -> str | Path | None:
-    """A packaged map name as is; a file path relative to the settings file's folder."""
-    if value is None or value in PACKAGED_MAPS:
+def _resolve(settings: Settings, value: str | None, packaged: Sequence[str]) -> str | Path | None:
+    """A packaged data name as is; a file path relative to the settings file's folder."""
+    if value is None or value in packaged:
         return value
     path = Path(value)
     if not path.is_absolute() and settings.config_dir is not None:
