@@ -955,48 +955,23 @@ def coverage_cmd(
 ) -> None:
     """Camera coverage of the demo city: covered share, blind spots, and the lamp posts where
     K new cameras would see the most."""
-    import gzip
 
     from safecity.analytics.coverage import Camera, CoverageModel, Site, coverage, place
     from safecity.core.registry import SensorKind
-    from safecity.maps import basemap_bytes
+    from safecity.maps import building_outlines
     from safecity.sim.city import DemoCity
 
     city = DemoCity.load()
     sensors = city.sensors()
     cams = [
-        Camera(
-            s.id,
-            s.location.lon,
-            s.location.lat,
-            s.view.direction_deg,
-            s.view.fov_deg,
-            s.view.range_m,
-        )
+        Camera.of(s)
         for s in sensors
         if s.kind is SensorKind.CAMERA and s.view is not None and s.location is not None
     ]
     sites = [
-        Site(s.id, s.location.lon, s.location.lat)
-        for s in sensors
-        if s.kind is SensorKind.LAMPPOST and s.location is not None
+        Site.of(s) for s in sensors if s.kind is SensorKind.LAMPPOST and s.location is not None
     ]
-    doc = json.loads(gzip.decompress(basemap_bytes("helsinki")))
-    buildings: list[list[tuple[float, float]]] = []
-    for feat in doc["layers"]["buildings"]["features"]:
-        geom = feat.get("geometry") or {}
-        polys = (
-            [geom.get("coordinates", [])]
-            if geom.get("type") == "Polygon"
-            else geom.get("coordinates", [])
-            if geom.get("type") == "MultiPolygon"
-            else []
-        )
-        buildings.extend(
-            [(float(p[0]), float(p[1])) for p in poly[0]]
-            for poly in polys
-            if poly and len(poly[0]) >= 4
-        )
+    buildings = building_outlines("helsinki")
     bb = city.bbox
     area = [
         (bb.min_lon, bb.min_lat),

@@ -27,6 +27,8 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from safecity.core.registry import Sensor
+
 Ring = Sequence[tuple[float, float]]
 #: Rays per degree of field of view: 2 keeps a 50 m edge error under 1 m.
 RAYS_PER_DEGREE = 2
@@ -41,6 +43,21 @@ class Camera:
     fov_deg: float = 90.0
     range_m: float = 50.0
 
+    @classmethod
+    def of(cls, sensor: Sensor) -> Camera:
+        """A registered camera with a position and a view."""
+        if sensor.location is None or sensor.view is None:
+            raise ValueError(f"camera {sensor.id} needs a location and a view")
+        view = sensor.view
+        return cls(
+            sensor.id,
+            sensor.location.lon,
+            sensor.location.lat,
+            view.direction_deg,
+            view.fov_deg,
+            view.range_m,
+        )
+
 
 @dataclass(frozen=True)
 class Site:
@@ -52,6 +69,13 @@ class Site:
     fov_deg: float = 360.0
     range_m: float = 50.0
     direction_deg: float = 0.0
+
+    @classmethod
+    def of(cls, sensor: Sensor) -> Site:
+        """A registered device (a lamp post, a pole) as a place a camera could go."""
+        if sensor.location is None:
+            raise ValueError(f"site {sensor.id} needs a location")
+        return cls(sensor.id, sensor.location.lon, sensor.location.lat)
 
 
 @dataclass(frozen=True)

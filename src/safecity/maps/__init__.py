@@ -7,6 +7,7 @@ contributors, ODbL 1.0 (see each folder's ATTRIBUTION.md).
 
 from __future__ import annotations
 
+import gzip
 import json
 from importlib.resources import files
 from pathlib import Path
@@ -88,3 +89,23 @@ def basemap_bytes(name: str) -> bytes:
     if name not in PACKAGED:
         raise ValueError(f"{name!r} is not a packaged map (known: {', '.join(PACKAGED)})")
     return (files(__name__) / "data" / name / "basemap.json.gz").read_bytes()
+
+
+def building_outlines(name: str) -> list[list[tuple[float, float]]]:
+    """The outer rings (lon, lat) of the packaged basemap's building footprints: what the
+    camera-coverage analysis needs to cast shadows. Raises ValueError for an unknown map."""
+    doc = json.loads(gzip.decompress(basemap_bytes(name)))
+    rings: list[list[tuple[float, float]]] = []
+    for feature in doc.get("layers", {}).get("buildings", {}).get("features", []):
+        geometry = feature.get("geometry") or {}
+        kind = geometry.get("type")
+        coordinates = geometry.get("coordinates", [])
+        polygons = (
+            [coordinates] if kind == "Polygon" else coordinates if kind == "MultiPolygon" else []
+        )
+        rings.extend(
+            [(float(p[0]), float(p[1])) for p in polygon[0]]
+            for polygon in polygons
+            if polygon and len(polygon[0]) >= 4
+        )
+    return rings

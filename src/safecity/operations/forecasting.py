@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
-import gzip
 import json
 import logging
 import math
@@ -838,23 +837,8 @@ class ForecastService:
         height_m = (n - s_) * 111_320
         spacing = max(10.0, math.sqrt(width_m * height_m / _MAX_SAMPLES))
         model = cv.CoverageModel.build(area, buildings, spacing_m=spacing)
-        cameras = [
-            cv.Camera(
-                id=c.id,
-                lon=c.location.lon,
-                lat=c.location.lat,
-                direction_deg=c.view.direction_deg,
-                fov_deg=c.view.fov_deg,
-                range_m=c.view.range_m,
-            )
-            for c in cams
-            if c.location is not None and c.view is not None
-        ]
-        sites = [
-            cv.Site(id=s.id, lon=s.location.lon, lat=s.location.lat)
-            for s in lamps
-            if s.location is not None
-        ]
+        cameras = [cv.Camera.of(c) for c in cams]
+        sites = [cv.Site.of(s) for s in lamps]
         report = cv.coverage(model, cameras)
         weights, forecast_day = self._risk_weights(model)
         if weights is None:
@@ -906,33 +890,20 @@ class ForecastService:
     def _buildings_in(
         self, bbox: tuple[float, float, float, float]
     ) -> tuple[list[list[tuple[float, float]]], str | None]:
-        from safecity.maps import basemap_bytes
+        from safecity.maps import building_outlines
 
         w, s, e, n = bbox
         for name in self._basemaps:
             if name not in self._buildings:
                 try:
-                    doc = json.loads(gzip.decompress(basemap_bytes(name)))
+                    outlines = building_outlines(name)
                 except ValueError:
-                    self._buildings[name] = []
-                    continue
+                    outlines = []
                 rows: list[tuple[tuple[float, float, float, float], Any]] = []
-                for feat in doc.get("layers", {}).get("buildings", {}).get("features", []):
-                    geom = feat.get("geometry") or {}
-                    polys = (
-                        [geom.get("coordinates", [])]
-                        if geom.get("type") == "Polygon"
-                        else geom.get("coordinates", [])
-                        if geom.get("type") == "MultiPolygon"
-                        else []
-                    )
-                    for poly in polys:
-                        if not poly or len(poly[0]) < 4:
-                            continue
-                        ring = [(float(p[0]), float(p[1])) for p in poly[0]]
-                        xs = [p[0] for p in ring]
-                        ys = [p[1] for p in ring]
-                        rows.append(((min(xs), min(ys), max(xs), max(ys)), ring))
+                for ring in outlines:
+                    xs = [p[0] for p in ring]
+                    ys = [p[1] for p in ring]
+                    rows.append(((min(xs), min(ys), max(xs), max(ys)), ring))
                 self._buildings[name] = rows
             rows = self._buildings[name]
             if not rows:
