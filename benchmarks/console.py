@@ -25,28 +25,23 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-import uvicorn
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "browser"), str(REPO / "tests")]
 
+from browser_support import LiveServer  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from conftest import AGENCIES, CHROMIUM, USERS, VIEWPORT, seeded_settings  # noqa: E402
+from conftest import CHROMIUM, VIEWPORT, seeded_settings, serving  # noqa: E402
 from safecity.benchmarking import machine  # noqa: E402
 from safecity.core.geo import Location  # noqa: E402
 from safecity.core.registry import Sensor, SensorKind  # noqa: E402
@@ -76,57 +71,18 @@ WATCH_ROWS = """
 """
 
 
-@dataclass
-class Server:
-    base: str
-    runtime: Runtime
-    tokens: dict[str, str]
-
-    def post(self, path: str, body: Any, user: str = "feeds") -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        return httpx.post(self.base + path, json=body, headers=headers, timeout=60)
-
-    def put(self, path: str, body: Any, user: str) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        return httpx.put(self.base + path, json=body, headers=headers, timeout=60)
-
-    def get(self, path: str, user: str = "op-police") -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        return httpx.get(self.base + path, headers=headers, timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
-def serve(db: Path, sensors: int) -> Iterator[Server]:
+def serve(db: Path, sensors: int) -> Iterator[LiveServer]:
     runtime = build_runtime(seeded_settings(db))
-    for agency in AGENCIES:
-        runtime.identity.ensure_agency(agency)
-    tokens = {}
-    for user in USERS:
-        runtime.identity.ensure_user(user)
-        tokens[user.id] = runtime.identity.issue_token(user.id, label="benchmark").secret
     seed_sensors(runtime, sensors)
-    port = _free_port()
-    app = runtime.api(info={"mode": "benchmark"})
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", runtime, tokens)
-    finally:
-        srv.should_exit = True
-        thread.join(5)
+    with serving(
+        runtime,
+        label="benchmark",
+        start_timeout_s=30.0,
+        stop_timeout_s=5.0,
+        request_timeout_s=60.0,
+    ) as live:
+        yield live
 
 
 def seed_sensors(runtime: Runtime, count: int) -> None:
@@ -184,7 +140,7 @@ def grid(n: int, spacing_m: float = 400.0) -> Iterator[tuple[float, float]]:
         yield LON0 - 0.25 + (i % cols) * dlon, LAT0 - 0.06 + (i // cols) * dlat
 
 
-def open_incidents(server: Server, count: int) -> int:
+def open_incidents(server: LiveServer, count: int) -> int:
     # A city's mix: mostly lower-priority reports, one in ten a fire (priority 1 at night).
     categories = ["waste", "lighting", "vandalism", "theft", "traffic", "noise", "burglary"]
     events = [
@@ -206,7 +162,7 @@ def open_incidents(server: Server, count: int) -> int:
     return seen
 
 
-def first_render(server: Server, page: Page) -> dict[str, float]:
+def first_render(server: LiveServer, page: Page) -> dict[str, float]:
     page.goto(f"{server.base}/console/#token={server.tokens['op-police']}")
     page.wait_for_function("document.body.dataset.ready === '1'", timeout=60_000)
     ready = page.evaluate("performance.getEntriesByName('console-ready')[0].startTime")
@@ -219,7 +175,7 @@ def first_render(server: Server, page: Page) -> dict[str, float]:
     return {"ready_ms": ready, "sensors_ms": sensors, "rows": rows, "incident_markers": markers}
 
 
-def latency(server: Server, page: Page, count: int) -> list[float]:
+def latency(server: LiveServer, page: Page, count: int) -> list[float]:
     page.wait_for_function("window.__rowSeen !== undefined")
     out: list[float] = []
     for i, (lon, lat) in enumerate(grid(count, spacing_m=600)):

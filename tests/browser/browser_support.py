@@ -16,19 +16,23 @@ class LiveServer:
     base: str
     runtime: Runtime
     tokens: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 10.0
+
+    def _headers(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     def post(self, path: str, body: Any, user: str = "feeds") -> httpx.Response:
         return httpx.post(
-            self.base + path,
-            json=body,
-            headers={"Authorization": f"Bearer {self.tokens[user]}"},
-            timeout=10,
+            self.base + path, json=body, headers=self._headers(user), timeout=self.timeout_s
+        )
+
+    def put(self, path: str, body: Any, user: str) -> httpx.Response:
+        return httpx.put(
+            self.base + path, json=body, headers=self._headers(user), timeout=self.timeout_s
         )
 
     def get(self, path: str, user: str = "op-police") -> httpx.Response:
-        return httpx.get(
-            self.base + path, headers={"Authorization": f"Bearer {self.tokens[user]}"}, timeout=10
-        )
+        return httpx.get(self.base + path, headers=self._headers(user), timeout=self.timeout_s)
 
 
 def offline_requests(page: Page, base: str) -> list[str]:

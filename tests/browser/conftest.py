@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from browser_support import LiveServer
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
 
 from safecity.core.identity import Agency, Role, User
-from safecity.runtime import build_runtime
+from safecity.runtime import Runtime, build_runtime
 from safecity.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -66,31 +67,45 @@ def seeded_settings(db: Path) -> Settings:
     return settings
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    runtime = build_runtime(seeded_settings(tmp_path / "browser.db"))
+@contextmanager
+def serving(
+    runtime: Runtime,
+    *,
+    label: str,
+    start_timeout_s: float = 20.0,
+    stop_timeout_s: float = 20.0,
+    request_timeout_s: float = 10.0,
+) -> Iterator[LiveServer]:
+    """The test agencies and users (each with a token) in ``runtime``, and its API served by
+    uvicorn on a free loopback port in a background thread until the block ends."""
     for agency in AGENCIES:
         runtime.identity.ensure_agency(agency)
     tokens = {}
     for user in USERS:
         runtime.identity.ensure_user(user)
-        tokens[user.id] = runtime.identity.issue_token(user.id, label="browser test").secret
+        tokens[user.id] = runtime.identity.issue_token(user.id, label=label).secret
     port = _free_port()
-    app = runtime.api(info={"mode": "test"})
+    app = runtime.api(info={"mode": label})
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, name="uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + start_timeout_s
     while not srv.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", runtime, tokens)
+        yield LiveServer(f"http://127.0.0.1:{port}", runtime, tokens, request_timeout_s)
     finally:
         srv.should_exit = True
-        thread.join(20)
+        thread.join(stop_timeout_s)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    with serving(build_runtime(seeded_settings(tmp_path / "browser.db")), label="test") as live:
+        yield live
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in the main

@@ -6,7 +6,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from browser_support import LiveServer, offline_requests
 from playwright.sync_api import Browser, Page, expect
 
@@ -25,11 +24,6 @@ def sign_in(page: Page, server: LiveServer, user: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#who-name")).to_be_visible()
     expect(page.locator("#live-state")).to_have_text("live", timeout=5000)
-
-
-def put(server: LiveServer, path: str, body: Any, user: str) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {server.tokens[user]}"}
-    return httpx.put(server.base + path, json=body, headers=headers, timeout=10)
 
 
 # Keep a handle on the page's WebSockets so a test can cut the live stream from the page side.
@@ -58,7 +52,7 @@ def register_unit(
         "callsign": unit_id,
         "capabilities": caps,
     }
-    r = put(server, f"/v1/units/{unit_id}", body, user)
+    r = server.put(f"/v1/units/{unit_id}", body, user)
     assert r.status_code == 200, r.text
     position = {"location": {"lon": LON + metres_east(east_m), "lat": LAT}}
     assert server.post(f"/v1/units/{unit_id}/position", position, user).is_success
@@ -198,7 +192,7 @@ def test_sensor_health_shows_faulty_and_silent_devices(server: LiveServer, page:
     }
     quiet = {**lamp, "id": "lamp-18", "name": "Street lamp 18"}
     for body in (lamp, quiet):
-        assert put(server, f"/v1/sensors/{body['id']}", body, "feeds").status_code == 200
+        assert server.put(f"/v1/sensors/{body['id']}", body, "feeds").status_code == 200
     fault = now_event(
         "lamp.fault",
         source="urn:test:lamps:lamp-17",
