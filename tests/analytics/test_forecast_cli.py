@@ -20,6 +20,16 @@ X0, Y0 = 490_000.0, 5_450_000.0
 HOTSPOTS = [(300.0, 300.0), (1500.0, 700.0), (900.0, 1600.0)]
 
 
+def _rectangle(name: str, x0: float, y0: float, x1: float, y1: float) -> dict[str, object]:
+    """A named GeoJSON polygon feature, in the synthetic town's metric coordinates."""
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+    return {
+        "type": "Feature",
+        "properties": {"name": name},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+
+
 def _town(tmp_path: Path) -> tuple[Path, Path, Path]:
     rng = np.random.default_rng(5)
     rows = ["when,easting,northing,kind"]
@@ -42,13 +52,7 @@ def _town(tmp_path: Path) -> tuple[Path, Path, Path]:
     )
 
     def square(name: str, x0: float, x1: float) -> dict[str, object]:
-        ring = [[X0 + x0, Y0], [X0 + x1, Y0], [X0 + x1, Y0 + 2000], [X0 + x0, Y0 + 2000]]
-        ring.append(ring[0])
-        return {
-            "type": "Feature",
-            "properties": {"name": name},
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-        }
+        return _rectangle(name, X0 + x0, Y0, X0 + x1, Y0 + 2000)
 
     area = tmp_path / "districts.geojson"
     area.write_text(
@@ -270,13 +274,7 @@ def test_a_second_layer_of_groups_gets_its_own_card(tmp_path: Path) -> None:
     csv, mapping, area = _town(tmp_path)
 
     def band(name: str, y0: float, y1: float) -> dict[str, object]:
-        ring = [[X0, Y0 + y0], [X0 + 2000, Y0 + y0], [X0 + 2000, Y0 + y1], [X0, Y0 + y1]]
-        ring.append(ring[0])
-        return {
-            "type": "Feature",
-            "properties": {"name": name},
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-        }
+        return _rectangle(name, X0, Y0 + y0, X0 + 2000, Y0 + y1)
 
     layer = tmp_path / "income.geojson"
     layer.write_text(
