@@ -345,6 +345,9 @@ async def _headless(
         while elapsed < duration_s:
             step = min(1.0, duration_s - elapsed)
             await feeder.tick(clock.advance(timedelta(seconds=step)))
+            # Each simulated second is worked through before the next, so a seed repeats a run
+            # exactly however fast or slow the machine is.
+            await runtime.settle(60.0)
             elapsed += step
         await runtime.settle(60.0)
         return await _summary(

@@ -21,7 +21,7 @@ from safecity.adapters.base import (
 from safecity.adapters.configuration import load_instances
 from safecity.core.actuators import ActuatorChannel
 from safecity.core.areas import AreaMap
-from safecity.core.clock import Clock, SystemClock
+from safecity.core.clock import Clock, ManualClock, SystemClock
 from safecity.core.errors import FieldError
 from safecity.core.identity import Principal, Purpose, Role
 from safecity.core.ports import EventBus, Store
@@ -132,7 +132,12 @@ def _gunshot(
     async def emit(events: list[dict[str, Any]]) -> None:
         await ingest.ingest_objects(events, principal=localiser, channel="gunshot-localiser")
 
-    return GunshotProcessor(bus, clock, emit, temperature_c=g.temperature_c, settle_s=g.settle_s)
+    # A manual clock moves only when its owner steps it; a wall-clock poll would race those
+    # steps and make runs differ, so the owner's settle() (which flushes) locates bursts instead.
+    poll_s = None if isinstance(clock, ManualClock) else 0.1
+    return GunshotProcessor(
+        bus, clock, emit, temperature_c=g.temperature_c, settle_s=g.settle_s, poll_s=poll_s
+    )
 
 
 def road_network(settings: Settings) -> RoadNetwork | None:

@@ -45,7 +45,7 @@ class GunshotProcessor:
         *,
         temperature_c: Callable[[], float] | float = 10.0,
         settle_s: float = DEFAULT_SETTLE_S,
-        poll_s: float = 0.1,
+        poll_s: float | None = 0.1,
         source: str = SOURCE,
     ) -> None:
         self._bus = bus
@@ -68,7 +68,8 @@ class GunshotProcessor:
         self._sub = await self._bus.subscribe(
             "events.acoustic.pulse", self._on_pulses, durable="gunshot", max_batch=1000
         )
-        self._task = asyncio.create_task(self._poll(), name="gunshot-poll")
+        if self._poll_s is not None:
+            self._task = asyncio.create_task(self._poll(self._poll_s), name="gunshot-poll")
 
     async def stop(self) -> None:
         if self._sub is not None:
@@ -112,9 +113,9 @@ class GunshotProcessor:
                 now,
             )
 
-    async def _poll(self) -> None:
+    async def _poll(self, every_s: float) -> None:
         while True:
-            await asyncio.sleep(self._poll_s)
+            await asyncio.sleep(every_s)
             try:
                 await self.flush(self._clock.now())
             except Exception:
