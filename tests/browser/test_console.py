@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,12 +104,12 @@ def test_the_console_works_an_incident_end_to_end(
     register_unit(server, "P-armed", "helsinki-police", ["patrol", "armed_response"], 600)
     register_unit(server, "A-1", "helsinki-rescue", ["paramedic"], -400)
 
-    # A located shot: the incident is in the queue within a second of the ingest.
-    started = time.monotonic()
+    # A located shot: the incident reaches the queue by itself, pushed live (no reload). How
+    # fast is measured by benchmarks/console.py, not here: a shared CI machine is too noisy.
     r = server.post("/v1/events/batch", [now_event("gunshot.located", lon=LON, lat=LAT)])
     assert r.json()["accepted"] == 1
     row = page.locator("#queue-list li", has_text="Gunshot located")
-    expect(row).to_be_visible(timeout=max(1, 1000 - (time.monotonic() - started) * 1000))
+    expect(row).to_be_visible(timeout=10_000)
     expect(page.locator("#announcer")).to_contain_text("New priority 1 incident")
     expect(page.locator("body")).to_have_attribute("data-beeps", "1")  # the audible cue
 
