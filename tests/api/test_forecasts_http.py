@@ -55,7 +55,12 @@ def _events(n_background: int = 300, n_hot: int = 80, weeks: int = 6) -> list[di
                 lon=lon,
                 lat=lat,
                 source="urn:test:cad",
-                data={"cad_id": f"cad-{i}", "category": "assault"},
+                data={
+                    "cad_id": f"cad-{i}",
+                    "category": "assault",
+                    # Officers on patrol find some of the hotspot's assaults themselves.
+                    "discovered_by": "patrol" if hot and i % 2 else "public",
+                },
             )
         elif kind == "report":
             ev = raw_event(
@@ -128,7 +133,24 @@ def test_publishing_now_ranks_the_planted_hotspot_first_with_a_card(seeded: Api)
     assert sum(g["flagged_cells"] for g in groups.values()) == body["cells_flagged"]
     # The hotspot's area carries more than its share of the flagged cells.
     assert groups[top["properties"]["area"]]["exposure_ratio"] > 1
-    assert card["feedback"]["available"] is False
+
+    # The feedback-loop check: patrol finds against public reports, by area; camera events are
+    # counted as found by sensors and left out of the comparison.
+    found = body["discovery"]
+    assert sum(found.values()) == body["events_counted"]
+    assert found["patrol"] > 0 and found["public"] > 0 and found["sensor"] > 0
+    assert found["unknown"] == 0
+    feedback = card["feedback"]
+    assert feedback["available"] is True and feedback["ipw"] is True
+    assert feedback["events"] == found["public"] + found["patrol"]
+    assert math.isclose(feedback["patrol_share"], found["patrol"] / feedback["events"])
+    by_area = {g["group"]: g for g in feedback["groups"]}
+    assert sum(g["by_patrol"] for g in by_area.values()) == found["patrol"]
+    hot = by_area[top["properties"]["area"]]
+    assert hot["patrol_share"] == max(g["patrol_share"] for g in by_area.values())
+    # Reweighting as if patrols were everywhere alike lowers the patrolled area's share.
+    assert hot["event_share_ipw"] < hot["event_share"]
+    assert any("found by sensors" in note for note in body["notes"])
 
     same = api.client.get(f"/v1/forecasts/{body['date']}", headers=api.h(Role.SUPERVISOR))
     assert same.status_code == 200 and same.json() == body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from factories import raw_event
-from safecity.core.catalogue import CATALOGUE, classify
+from safecity.core.catalogue import CATALOGUE, classify, discovery_of
 from safecity.core.errors import InvalidInput
 from safecity.core.events import parse_event
 
@@ -128,3 +128,35 @@ def test_severity_raises_priority() -> None:
     severe = classify(parse_event(raw_event("camera.abnormal", severity="severe")))
     assert calm is not None and severe is not None
     assert severe.priority == calm.priority - 1
+
+
+@pytest.mark.parametrize(
+    ("type_", "data", "way"),
+    [
+        ("citizen.report", None, "public"),
+        ("lamp.emergency_button", None, "public"),
+        ("call.emergency", {"cad_id": "c1", "category": "assault"}, "public"),
+        (
+            "call.emergency",
+            {"cad_id": "c2", "category": "assault", "discovered_by": "patrol"},
+            "patrol",
+        ),
+        ("camera.abnormal", None, "sensor"),
+        ("gunshot.located", None, "sensor"),
+        ("cad.incident", {"incident_id": "i1"}, None),
+        ("cad.incident", {"incident_id": "i2", "discovered_by": "patrol"}, "patrol"),
+        ("unit.status", {"unit_id": "P-1", "status": "available"}, None),
+    ],
+)
+def test_how_an_event_came_to_notice(type_: str, data: object, way: str | None) -> None:
+    kw = {"data": data} if data is not None else {}
+    found = discovery_of(parse_event(raw_event(type_, **kw)))
+    assert (found.value if found is not None else None) == way
+
+
+def test_an_unknown_discovery_is_refused_naming_the_field() -> None:
+    bad = raw_event("call.emergency", data={"cad_id": "c", "category": "x", "discovered_by": "?"})
+    bad["data"]["category"] = "assault"
+    with pytest.raises(InvalidInput) as info:
+        parse_event(bad)
+    assert "data.discovered_by" in str(info.value)

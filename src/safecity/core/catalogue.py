@@ -107,6 +107,9 @@ class EventTypeSpec:
     description: str
     classify: Classifier
     personal_data: bool = False
+    #: How events of this type come to notice when the payload does not say (None: they are
+    #: not discoveries, e.g. a unit's status, or the type cannot tell).
+    discovery: p.Discovery | None = p.Discovery.SENSOR
 
 
 def _with_severity(priority: int, event: Event) -> int:
@@ -334,8 +337,9 @@ def _spec(
     classify: Classifier,
     *,
     personal_data: bool = False,
+    discovery: p.Discovery | None = p.Discovery.SENSOR,
 ) -> EventTypeSpec:
-    return EventTypeSpec(type_name, payload, description, classify, personal_data)
+    return EventTypeSpec(type_name, payload, description, classify, personal_data, discovery)
 
 
 _SPECS = [
@@ -385,6 +389,7 @@ _SPECS = [
         p.LampEmergencyButton,
         "Someone pressed a lamppost's emergency call button.",
         _always(IncidentType.HELP_REQUEST, "Emergency button pressed"),
+        discovery=p.Discovery.PUBLIC,  # a passer-by pressed the help button
     ),
     _spec("lamp.fault", p.LampFault, "A street lamp reported a fault.", _lamp_fault),
     _spec("lamp.light_level", p.LampLightLevel, "A street lamp's light level changed.", _never),
@@ -396,6 +401,7 @@ _SPECS = [
         "A report from a member of the public.",
         _citizen,
         personal_data=True,
+        discovery=p.Discovery.PUBLIC,
     ),
     _spec(
         "call.emergency",
@@ -403,17 +409,20 @@ _SPECS = [
         "An emergency call or CAD record.",
         _call,
         personal_data=True,
+        discovery=p.Discovery.PUBLIC,
     ),
-    _spec("traffic.incident", p.TrafficIncident, "A traffic incident.", _traffic),
+    # A traffic centre's record may come from its cameras and loops or from its operators.
+    _spec("traffic.incident", p.TrafficIncident, "A traffic incident.", _traffic, discovery=None),
     _spec("access.bollard_state", p.BollardState, "A bollard or barrier changed state.", _bollard),
     _spec("waste.fill_level", p.WasteFillLevel, "A waste container's fill level.", _waste),
-    _spec("unit.position", p.UnitPosition, "A responder unit's position.", _never),
-    _spec("unit.status", p.UnitStatus, "A responder unit's status.", _never),
+    _spec("unit.position", p.UnitPosition, "A responder unit's position.", _never, discovery=None),
+    _spec("unit.status", p.UnitStatus, "A responder unit's status.", _never, discovery=None),
     _spec(
         "alert.issued",
         p.AlertIssued,
         "A public alert or warning from an agency (CAP, NGSI-LD Alert).",
         _alert,
+        discovery=None,
     ),
     _spec(
         "cad.incident",
@@ -421,6 +430,7 @@ _SPECS = [
         "An incident shared by another agency's CAD (NENA EIDO).",
         _cad_incident,
         personal_data=True,
+        discovery=None,
     ),
     _spec(
         "sensor.observation",
@@ -437,6 +447,16 @@ CATALOGUE: dict[str, EventTypeSpec] = {spec.name: spec for spec in _SPECS}
 def classify(event: Event) -> Classification | None:
     """What this event means for incidents, or None when it opens and joins none."""
     return CATALOGUE[event.type].classify(event)
+
+
+def discovery_of(event: Event) -> p.Discovery | None:
+    """How this event came to notice: what its payload says (a CAD's officer-initiated flag),
+    else its type's usual way (a citizen report from the public, a camera event by a sensor);
+    None when it is no discovery or nothing tells."""
+    said = getattr(event.data, "discovered_by", None)
+    if isinstance(said, p.Discovery):
+        return said
+    return CATALOGUE[event.type].discovery
 
 
 def check_event_types(values: list[str]) -> list[str]:

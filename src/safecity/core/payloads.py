@@ -242,6 +242,17 @@ class CitizenReport(EventPayload):
     media_count: int = Field(default=0, ge=0, le=50)
 
 
+class Discovery(StrEnum):
+    """How an event came to the agencies' notice. A forecast fitted on events that patrols
+    found where earlier forecasts sent them can feed on itself; the forecast card's
+    feedback-loop check compares the share found by patrols with the share the public reported.
+    """
+
+    PUBLIC = "public"  # a call or report from a member of the public
+    PATROL = "patrol"  # found by officers on patrol: an officer-initiated ("on view") record
+    SENSOR = "sensor"  # detected by a sensor
+
+
 class CallCategory(StrEnum):
     SHOOTING = "shooting"
     ASSAULT = "assault"
@@ -265,6 +276,10 @@ class EmergencyCall(EventPayload):
     agency: ShortText | None = None
     address: ShortText | None = None
     caller_ref: ShortText | None = Field(default=None, description="Pseudonymous caller reference")
+    discovered_by: Discovery = Field(
+        default=Discovery.PUBLIC,
+        description="public for a call from the public; patrol for an officer-initiated record",
+    )
 
 
 # --- traffic and access -----------------------------------------------------------------------
@@ -436,6 +451,10 @@ class CadIncident(EventPayload):
     address: LongText | None = None
     units: list[ShortText] = Field(default_factory=list, max_length=200)
     notes: int = Field(default=0, ge=0, description="How many notes; their text is not copied")
+    discovered_by: Discovery | None = Field(
+        default=None,
+        description="public, patrol (officer-initiated) or sensor, when the sending CAD says",
+    )
     updated_at: Timestamp | None = None
     format: ShortText = "eido"
 

@@ -41,10 +41,12 @@ from safecity.core.catalogue import (
     EventTypeList,
     IncidentTypeList,
     classify,
+    discovery_of,
 )
 from safecity.core.clock import Clock
 from safecity.core.errors import FieldError, InvalidInput, NotFound
 from safecity.core.identity import Permission, Principal, Role
+from safecity.core.payloads import Discovery
 from safecity.core.ports import Store
 from safecity.core.records import EventQuery, StoredEvent
 from safecity.core.registry import Sensor, SensorKind
@@ -111,6 +113,11 @@ class ForecastSettings(BaseModel):
     top_cells: int = Field(default=100, ge=1, le=5_000, description="Cells listed per forecast")
     margin_m: float = Field(default=300.0, ge=0, le=10_000, description="Margin round the area")
     demand_event_types: EventTypeList = Field(default_factory=lambda: list(DEFAULT_DEMAND_TYPES))
+    feedback_ipw: bool = Field(
+        default=True,
+        description="The card's feedback-loop check also gives each area's event share "
+        "reweighted by the inverse probability of patrol discovery",
+    )
 
     @property
     def publish_time(self) -> time:
@@ -233,6 +240,11 @@ class Forecast(_Model):
     incident_types: list[str]
     events_counted: int = Field(description="Events in the window inside the grid")
     events_outside: int = Field(description="Events in the window outside the grid")
+    discovery: dict[str, int] = Field(
+        default_factory=dict,
+        description="Events counted by how they came to notice (public, patrol, sensor, "
+        "unknown); the card's feedback check compares patrol with public",
+    )
     cells_total: int
     cells_flagged: int
     grid: GridSpec
@@ -366,6 +378,51 @@ def _make_forecaster(method: str, window: int) -> Any:
     if method == "naive":
         return m.Naive(28)
     return m.Learned(train_days=min(180, window))
+
+
+def _discoveries(
+    events: Sequence[StoredEvent], cells: np.ndarray, cell_groups: np.ndarray
+) -> tuple[dict[str, int], np.ndarray | None, np.ndarray | None]:
+    """How the grid's events came to notice: counts by way, and for the feedback check the
+    patrol flag and the area of each event found by a patrol or reported by the public (None
+    when there is none, so the card says the check cannot be made)."""
+    found = {"public": 0, "patrol": 0, "sensor": 0, "unknown": 0}
+    flags: list[bool] = []
+    areas: list[str] = []
+    for stored, cell in zip(events, cells.tolist(), strict=True):
+        if cell < 0:
+            continue
+        way = discovery_of(stored.event)
+        found[way.value if way is not None else "unknown"] += 1
+        if way in (Discovery.PUBLIC, Discovery.PATROL):
+            flags.append(way is Discovery.PATROL)
+            areas.append(str(cell_groups[cell]))
+    if not flags:
+        return found, None, None
+    return found, np.asarray(flags, dtype=bool), np.asarray(areas, dtype=np.str_)
+
+
+def _grid_over(extent: tuple[float, float, float, float], cell_m: float, notes: list[str]) -> Any:
+    """The grid over ``extent``; cells are doubled until it has at most ``_MAX_CELLS``."""
+    from safecity.analytics.data import Grid
+
+    cell = cell_m
+    xmin, ymin, xmax, ymax = extent
+    while math.ceil((xmax - xmin) / cell) * math.ceil((ymax - ymin) / cell) > _MAX_CELLS:
+        cell *= 2
+    if cell != cell_m:
+        notes.append(f"cells enlarged to {cell:g} m to keep the grid under {_MAX_CELLS} cells")
+    return Grid.from_bbox(xmin, ymin, xmax, ymax, cell)
+
+
+def _left_out_of_feedback(found: dict[str, int], by_patrol: np.ndarray | None) -> list[str]:
+    if by_patrol is None or not (found["sensor"] or found["unknown"]):
+        return []
+    return [
+        f"the feedback check compares the {len(by_patrol)} events found by patrols or reported "
+        f"by the public; {found['sensor']} found by sensors and {found['unknown']} of unknown "
+        "origin are left out"
+    ]
 
 
 def _clean_card(raw: dict[str, Any], basis: str) -> FairnessCardModel:
@@ -537,7 +594,7 @@ class ForecastService:
     def _compute(
         self, day: date, now: datetime, *, allow_empty: bool = False
     ) -> dict[str, Any] | None:
-        from safecity.analytics.data import EventTable, Grid
+        from safecity.analytics.data import EventTable
         from safecity.analytics.fairness import fairness_card, flag_cells
 
         s = self.settings
@@ -554,13 +611,8 @@ class ForecastService:
         if extent is None:
             extent = (-s.margin_m, -s.margin_m, s.margin_m, s.margin_m)
             notes.append("no events and no configured areas: an empty grid round (0, 0)")
-        cell = s.cell_m
-        xmin, ymin, xmax, ymax = extent
-        while math.ceil((xmax - xmin) / cell) * math.ceil((ymax - ymin) / cell) > _MAX_CELLS:
-            cell *= 2
-        if cell != s.cell_m:
-            notes.append(f"cells enlarged to {cell:g} m to keep the grid under {_MAX_CELLS} cells")
-        grid = Grid.from_bbox(xmin, ymin, xmax, ymax, cell)
+        grid = _grid_over(extent, s.cell_m, notes)
+        cell = grid.cell_size
         x, y = frame.forward(lons, lats)
         # Local wall-clock seconds, so a day is the city's calendar day.
         local = np.asarray(
@@ -588,7 +640,19 @@ class ForecastService:
             notes.append("no named areas configured (city.areas): the card has one group")
         observed = counts.counts.sum(axis=0).astype(np.float64)
         history = self._previous_flagged(day, grid, frame)
-        card = fairness_card(risk, observed, groups, coverage=s.coverage, history=history, tie=tie)
+        found, by_patrol, event_groups = _discoveries(events, grid.cell_index(x, y), groups)
+        card = fairness_card(
+            risk,
+            observed,
+            groups,
+            coverage=s.coverage,
+            history=history,
+            tie=tie,
+            discovered_by_patrol=by_patrol,
+            event_groups=event_groups,
+            ipw=s.feedback_ipw,
+        )
+        notes.extend(_left_out_of_feedback(found, by_patrol))
         is_flagged = np.zeros(grid.n_cells, dtype=bool)
         is_flagged[flagged] = True
         features = _features(order[: s.top_cells], risk, is_flagged, groups, grid, frame)
@@ -617,6 +681,7 @@ class ForecastService:
             "incident_types": list(s.incident_types),
             "events_counted": counted,
             "events_outside": len(events) - counted,
+            "discovery": found,
             "cells_total": grid.n_cells,
             "cells_flagged": len(flagged),
             "grid": spec,

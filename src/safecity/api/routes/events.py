@@ -298,6 +298,7 @@ async def event_types() -> Response:
                     "type": spec.name,
                     "description": spec.description,
                     "personal_data": spec.personal_data,
+                    "discovery": spec.discovery.value if spec.discovery else None,
                     "data_schema": spec.payload.model_json_schema(),
                 }
                 for spec in CATALOGUE.values()
