@@ -843,7 +843,7 @@ def demand_cmd(
     except ValueError as exc:
         _fail(f"backtest: {exc}")
     need = hist_w * dm.WEEK_H
-    fc = dm.profile_forecast(data.counts[:, -need:], horizon_h, weeks=hist_w)
+    fc = dm.area_forecast(data.counts[:, -need:], horizon_h, weeks=hist_w)
     next_start = begin + timedelta(hours=hours)
     shifts = dm.staffing(
         fc,
@@ -875,6 +875,10 @@ def demand_cmd(
             "beats_baseline_all_areas": bt.beats_baseline_total,
             "mase_zero_forecast": round(bt.mase_zero, 4),
             "sparse": bt.sparse,
+            "rmse_profile": round(bt.rmse_profile, 4),
+            "rmse_seasonal_naive": round(bt.rmse_naive, 4),
+            "rmse_zero_forecast": round(bt.rmse_zero, 4),
+            "beats_baseline_rmse": bt.beats_baseline_rmse,
         },
         "staffing": [
             {
@@ -922,6 +926,12 @@ def _print_demand(
             if b["sparse"]
             else ""
         ),
+        highlight=False,
+        markup=False,
+    )
+    console.print(
+        f"Per area, RMSE (rewards the expected count): profile {b['rmse_profile']:.3f} vs "
+        f"seasonal naive {b['rmse_seasonal_naive']:.3f} vs zero {b['rmse_zero_forecast']:.3f}",
         highlight=False,
         markup=False,
     )

@@ -13,6 +13,7 @@ from safecity.analytics.demand import (
     WEEK_H,
     HourlyCounts,
     agents_needed,
+    area_forecast,
     backtest,
     erlang_c,
     mase,
@@ -99,3 +100,41 @@ def test_sparse_areas_are_flagged_and_the_summed_series_is_judged_too() -> None:
     assert result.mase_zero < result.mase_profile
     # Summed over the districts the series is dense enough, and the profile wins there.
     assert result.beats_baseline_total
+
+
+def _areas(rates: np.ndarray, seed: int) -> HourlyCounts:
+    rng = np.random.default_rng(seed)
+    names = tuple(f"area-{i}" for i in range(rates.shape[0]))
+    return HourlyCounts(names, START, rng.poisson(rates).astype(float))
+
+
+def test_sparse_areas_borrow_the_citys_weekly_shape() -> None:
+    # Twenty areas sharing one daily rhythm at about one event an area a day: each area's own
+    # hour-of-week profile is mostly noise, the city's is not.
+    hours = np.arange(12 * WEEK_H)
+    shape = 1.0 + 0.9 * np.sin(2 * math.pi * (hours % 24 - 9) / 24)
+    share = np.linspace(0.5, 1.5, 20)[:, None]
+    data = _areas(share * shape / 24, seed=5)
+    history, actual = data.counts[:, : 11 * WEEK_H], data.counts[:, 11 * WEEK_H :]
+
+    def rmse(forecast: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((actual - forecast) ** 2)))
+
+    pooled = area_forecast(history, WEEK_H)
+    own = profile_forecast(history, WEEK_H)
+    assert rmse(pooled) < rmse(own)
+    assert rmse(pooled) < rmse(np.zeros_like(actual)) < rmse(seasonal_naive(history, WEEK_H))
+    result = backtest(data, horizon_h=72, history_weeks=8, step_h=24)
+    assert result.rmse_profile < result.rmse_zero < result.rmse_naive
+    assert result.beats_baseline_rmse
+
+
+def test_a_busy_area_keeps_its_own_rhythm() -> None:
+    # A night-life district among day-time ones, at forty events a day: its own shape wins.
+    hours = np.arange(10 * WEEK_H)
+    day = 1.0 + 0.9 * np.sin(2 * math.pi * (hours % 24 - 9) / 24)
+    night = 1.0 + 0.9 * np.sin(2 * math.pi * (hours % 24 - 21) / 24)
+    data = _areas(np.vstack([night, day, day, day]) * 40 / 24, seed=6)
+    forecast = area_forecast(data.counts[:, : 9 * WEEK_H], 24)
+    assert int(np.argmax(forecast[0])) in range(0, 7)  # busiest near 03:00, not 15:00
+    assert int(np.argmax(forecast[1])) in range(12, 19)

@@ -282,6 +282,12 @@ class DemandBacktestModel(_Model):
     mae_profile: float
     mae_naive: float
     beats_baseline: bool
+    rmse_profile: float = Field(
+        description="Root mean squared error per area and hour; squared error rewards the "
+        "expected count staffing needs, where MASE on sparse series rewards forecasting zero"
+    )
+    rmse_naive: float
+    beats_baseline_rmse: bool
 
 
 class DemandReport(_Model):
@@ -783,7 +789,7 @@ class ForecastService:
         hourly = dm.HourlyCounts.from_events(
             [e.event.time for e in events], names, start=start, end=end, names=order
         )
-        forecast = dm.profile_forecast(hourly.counts, horizon_h)
+        forecast = dm.area_forecast(hourly.counts, horizon_h)
         backtest: DemandBacktestModel | None = None
         weeks = min(8, (hourly.hours - horizon_h) // dm.WEEK_H)
         if weeks >= 2:
@@ -796,6 +802,9 @@ class ForecastService:
                 mae_profile=bt.mae_profile,
                 mae_naive=bt.mae_naive,
                 beats_baseline=bt.beats_baseline,
+                rmse_profile=bt.rmse_profile,
+                rmse_naive=bt.rmse_naive,
+                beats_baseline_rmse=bt.beats_baseline_rmse,
             )
             note = (
                 f"rolling origins every 24 h, each fitted on the {weeks} weeks before it; "
