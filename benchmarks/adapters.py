@@ -33,20 +33,13 @@ from safecity.adapters.mqtt.config import MqttConfig
 from safecity.adapters.mqtt.mapping import parse as mqtt_parse
 from safecity.adapters.onvif.config import OnvifConfig
 from safecity.adapters.onvif.mapping import parse as onvif_parse
-from safecity.benchmarking import machine
+from safecity.benchmarking import free_port, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 INTEROP = ROOT.parent / "shared" / "data" / "interop"
 TOPIC = "city/bench/noise/station-1"
 #: Concurrent senders in the one-document-per-call measurements.
 SENDERS = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _start_broker(folder: Path, port: int) -> subprocess.Popen[bytes]:
@@ -100,7 +93,7 @@ def _publisher(port: int, count: int) -> None:
 
 async def mqtt_throughput(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
+        port = free_port()
         broker = _start_broker(Path(tmp), port)
         try:
             seen = 0
@@ -368,7 +361,7 @@ async def mqtt_to_store(count: int) -> dict[str, Any]:
     from safecity.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
+        port = free_port()
         broker = _start_broker(Path(tmp), port)
         try:
             settings = Settings(

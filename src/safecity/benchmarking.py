@@ -345,7 +345,7 @@ async def http_latency(rate: int, seconds: float, port: int, batch: int = 20) ->
 
 def quick_bench(events: int = 50_000, batch: int = 1000) -> dict[str, Any]:
     lib = asyncio.run(library_ingest(events, batch))
-    http = asyncio.run(http_ingest(events, batch, port=_free_port()))
+    http = asyncio.run(http_ingest(events, batch, port=free_port()))
     return {
         "library_events_per_s": lib["events_per_s"],
         "http_events_per_s": http["events_per_s"],
@@ -355,7 +355,8 @@ def quick_bench(events: int = 50_000, batch: int = 1000) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback now, for servers that benchmarks and tests start."""
     import socket
 
     with socket.socket() as s:
@@ -367,8 +368,8 @@ def full_run(
     events: int = 100_000, batch: int = 1000, rate: int = 1000, seconds: float = 20.0
 ) -> dict[str, Any]:
     lib = asyncio.run(library_ingest(events, batch))
-    http = asyncio.run(http_ingest(events, batch, port=_free_port()))
-    latency = asyncio.run(http_latency(rate, seconds, port=_free_port()))
+    http = asyncio.run(http_ingest(events, batch, port=free_port()))
+    latency = asyncio.run(http_latency(rate, seconds, port=free_port()))
     return {
         "benchmark": "ingest",
         "machine": machine(),

@@ -3,7 +3,6 @@ clock) and Debian's Chromium driven by Playwright, headless. Nothing is mocked."
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import uvicorn
 from browser_support import LiveServer
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
 
+from safecity.benchmarking import free_port
 from safecity.core.identity import Agency, Role, User
 from safecity.runtime import Runtime, build_runtime
 from safecity.settings import Settings
@@ -51,12 +51,6 @@ USERS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def seeded_settings(db: Path) -> Settings:
     settings = Settings()
     settings.store.path = db
@@ -84,7 +78,7 @@ def serving(
     for user in USERS:
         runtime.identity.ensure_user(user)
         tokens[user.id] = runtime.identity.issue_token(user.id, label=label).secret
-    port = _free_port()
+    port = free_port()
     app = runtime.api(info={"mode": label})
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import httpx2
 import pytest
 from typer.testing import CliRunner
 
+from safecity.benchmarking import free_port
 from safecity.cli import app
 
 
@@ -69,15 +69,9 @@ def test_headless_demo_is_deterministic_for_a_seed() -> None:
     assert run() == run()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def live_demo() -> Iterator[tuple[str, str]]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "safecity", "demo", "--duration", "60", "--port", str(port)],
         stdout=subprocess.PIPE,
