@@ -356,6 +356,14 @@ def backtest_cmd(
         str | None,
         typer.Option(help="Comma-separated values of that column meaning 'found by a patrol'"),
     ] = None,
+    public_values: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated values meaning 'reported by the public'; rows with neither "
+            "kind of value (e.g. found by sensors) are left out of the check. Default: every "
+            "value that is not a patrol value"
+        ),
+    ] = None,
     ipw: Annotated[
         bool,
         typer.Option(help="Reweight the feedback check by the inverse probability of discovery"),
@@ -372,7 +380,7 @@ def backtest_cmd(
     if cell_m <= 0:
         _fail("--cell must be positive")
     events = _load(csv_path, cmap)
-    discovery = _discovery(csv_path, cmap, events, discovered_column, patrol_values)
+    discovery = _discovery(csv_path, cmap, events, discovered_column, patrol_values, public_values)
     areas = _named_areas(area, cmap, area_crs) if area is not None else None
     f0, s0, s1 = _dates(events, fit_start, fit_end, score_start, score_end)
     setup = _Setup.build(events, areas, cell_m, f0, s0, s1, horizon, step)
@@ -398,11 +406,13 @@ def _discovery(
     events: EventTable,
     column: str | None,
     patrol: str | None,
+    public: str | None = None,
 ) -> Any:
-    """One flag per event: found by a patrol (True) or reported by the public (False)."""
+    """Per event: 1.0 found by a patrol, 0.0 reported by the public, NaN neither (left out of
+    the feedback check); None without a discovery column."""
     if column is None:
-        if patrol is not None:
-            _fail("--patrol-values needs --discovered-column")
+        if patrol is not None or public is not None:
+            _fail("--patrol-values and --public-values need --discovered-column")
         return None
     if not patrol:
         _fail("--discovered-column needs --patrol-values (the values that mean 'patrol')")
@@ -415,8 +425,15 @@ def _discovery(
     read = _load(csv_path, replace(mapping, category=column, categories=None))
     if len(read) != len(events) or read.categories is None:
         _fail(f"cannot read column {column!r} alongside the events")
-    values = {v.strip() for v in patrol.split(",") if v.strip()}
-    return np.isin(read.categories.astype(str), sorted(values))
+    said = read.categories.astype(str)
+    by_patrol = np.isin(said, sorted({v.strip() for v in patrol.split(",") if v.strip()}))
+    flags = np.where(by_patrol, 1.0, 0.0)
+    if public is not None:
+        by_public = np.isin(said, sorted({v.strip() for v in public.split(",") if v.strip()}))
+        if (by_patrol & by_public).any():
+            _fail("a value is in both --patrol-values and --public-values")
+        flags[~(by_patrol | by_public)] = np.nan
+    return flags
 
 
 @dataclass
@@ -613,6 +630,8 @@ def _outputs(
     layer: tuple[str, Any] | None = None,
     feedback: tuple[Any, bool] = (None, False),
 ) -> None:
+    import numpy as np
+
     from safecity.analytics import data as d
     from safecity.analytics.fairness import fairness_card, flag_cells
     from safecity.analytics.report import CURVE_COVERAGES, curves_svg, html_report, map_svg
@@ -630,9 +649,10 @@ def _outputs(
         lo = counts.start + lw["start"]
         sel = (events.days >= lo) & (events.days < lo + lw["length"])
         cells = setup.grid.cell_index(events.x[sel], events.y[sel])
-        inside = cells >= 0
-        found = flags[sel][inside]
-        event_groups = setup.groups[cells[inside]]
+        known = flags[sel]
+        keep = (cells >= 0) & ~np.isnan(known)
+        found = known[keep] > 0.5
+        event_groups = setup.groups[cells[keep]]
     card = fairness_card(
         lw["risk"],
         lw["observed"],

@@ -47,6 +47,8 @@ app.add_typer(mapping_app, name="mapping")
 gunshot_app = typer.Typer(help="Acoustic gunshot location.", no_args_is_help=True)
 app.add_typer(gunshot_app, name="gunshot")
 app.add_typer(forecast_app, name="forecast")
+events_app = typer.Typer(help="The stored events.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
 
 console = Console()
 err = Console(stderr=True)
@@ -90,11 +92,13 @@ def _progress(*, quiet: bool) -> Progress:
 def _cli_principal(purpose: str | None) -> Principal:
     """The person at the terminal, acting as a local administrator for a declared purpose."""
     role = Role.ADMIN
+    try:
+        declared = resolve_purpose(role, purpose) if purpose else DEFAULT_PURPOSE[role]
+    except DomainError as exc:
+        _fail(f"--purpose: {exc}")
+        raise  # unreachable: _fail exits
     return Principal(
-        user_id=f"cli-{getpass.getuser()}",
-        agency_id="local",
-        role=role,
-        purpose=resolve_purpose(role, purpose) if purpose else DEFAULT_PURPOSE[role],
+        user_id=f"cli-{getpass.getuser()}", agency_id="local", role=role, purpose=declared
     )
 
 
@@ -482,6 +486,70 @@ def _iso_time(value: str | None, option: str) -> datetime | None:
         _fail(f"{option}: not an ISO 8601 time: {value!r}, e.g. 2026-11-01T00:00:00Z")
         raise  # unreachable: _fail exits
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@events_app.command("export")
+def events_export(
+    out: Annotated[Path, typer.Argument(help="CSV file to write", dir_okay=False)],
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Event type to export; repeatable (default: all)"),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Events from (ISO 8601)")] = None,
+    until: Annotated[str | None, typer.Option(help="Events before (ISO 8601)")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", exists=True, dir_okay=False, help="Settings file (time zone)"),
+    ] = None,
+    db: DbOption = None,
+    purpose: PurposeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Located events as a forecast-ready CSV (local time, position, type, incident type, how
+    it came to notice; no ids or payloads) and its column mapping, for `safecity forecast`.
+    The read is audited."""
+    from safecity.core.catalogue import CATALOGUE
+    from safecity.ingest.export import export_events
+
+    unknown = sorted(set(event_type or ()) - set(CATALOGUE))
+    if unknown:
+        _fail(f"--type: unknown event types {unknown}; see `safecity` GET /v1/event-types")
+    start, end = _iso_time(since, "--since"), _iso_time(until, "--until")
+    settings = Settings.from_file(config) if config is not None else Settings()
+    if db is not None:
+        settings.store.path = db
+    principal = _cli_principal(purpose)
+
+    async def go() -> Any:
+        runtime = build_runtime(settings)
+        try:
+            return await export_events(
+                runtime.events,
+                principal,
+                out,
+                types=tuple(event_type or ()),
+                start=start,
+                end=end,
+                timezone=settings.city.timezone,
+            )
+        finally:
+            runtime.store.close()
+
+    try:
+        summary = _run(go())
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc}")
+    if json_out:
+        sys.stdout.write(json.dumps(summary.as_dict()) + "\n")
+        return
+    console.print(
+        f"{summary.written} event(s) written to {out} ({summary.without_location} without a "
+        f"position left out); mapping in {summary.mapping_path}. Backtest with:\n"
+        f"  safecity forecast backtest {out} --mapping-file {summary.mapping_path} "
+        "--discovered-column discovered_by --patrol-values patrol --public-values public",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _secs(value: float | None) -> str:

@@ -317,3 +317,31 @@ def test_the_feedback_loop_check_reads_how_events_came_to_light(tmp_path: Path) 
     assert feedback["ipw"] is True
     assert 0.2 < feedback["patrol_share"] < 0.5
     assert {g["group"] for g in feedback["groups"]} <= {"west", "east"}
+
+
+def test_events_neither_patrol_nor_public_are_left_out_of_the_feedback_check(
+    tmp_path: Path,
+) -> None:
+    csv, mapping, area = _town(tmp_path)
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    ways = itertools.cycle(["patrol", "public", "sensor"])
+    rows = [lines[0] + ",origin"] + [f"{line},{next(ways)}" for line in lines[1:]]
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = [*_base(csv, mapping, area), "--json", "--discovered-column", "origin"]
+    everything = runner.invoke(forecast_app, [*args, "--patrol-values", "patrol"])
+    assert everything.exit_code == 0, everything.output
+    as_public = json.loads(everything.output)["fairness"]["feedback"]
+    result = runner.invoke(
+        forecast_app, [*args, "--patrol-values", "patrol", "--public-values", "public"]
+    )
+    assert result.exit_code == 0, result.output
+    feedback = json.loads(result.output)["fairness"]["feedback"]
+    # Sensor finds no longer count as public reports: fewer events are compared, and patrols
+    # found a larger share of them.
+    assert 0 < feedback["events"] < as_public["events"]
+    assert feedback["patrol_share"] > as_public["patrol_share"]
+    assert feedback["public_share"] + feedback["patrol_share"] == 1.0
+    clash = runner.invoke(
+        forecast_app, [*args, "--patrol-values", "patrol", "--public-values", "patrol"]
+    )
+    assert clash.exit_code == 2 and "both" in clash.output
