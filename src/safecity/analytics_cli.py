@@ -981,16 +981,47 @@ def coverage_cmd(
         PlaceMethod, typer.Option(help="greedy or exact (CP-SAT)")
     ] = PlaceMethod.greedy,
     spacing: Annotated[float, typer.Option(min=1.0, help="Sample spacing in metres")] = 10.0,
+    events_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--events",
+            help="Event CSV over the city: weighs sample points by forecast risk and places "
+            "the mobile camera",
+            dir_okay=False,
+        ),
+    ] = None,
+    mapping: Annotated[
+        MappingName | None, typer.Option("--mapping", help="A built-in column mapping")
+    ] = None,
+    mapping_file: Annotated[
+        Path | None,
+        typer.Option(help="TOML or JSON mapping: time, x, y, crs[, metric_crs, category]"),
+    ] = None,
+    cell: Annotated[str, typer.Option(help="Cell size: metres, or feet with 'ft'")] = "150",
+    mobile: Annotated[
+        int, typer.Option(min=0, max=5, help="Mobile cameras for emerging hotspots")
+    ] = 1,
+    recent_days: Annotated[
+        int, typer.Option(min=7, max=182, help="Days an emerging hotspot is tested on")
+    ] = 28,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
     """Camera coverage of the demo city: covered share, blind spots, and the lamp posts where
-    K new cameras would see the most."""
+    K new cameras would see the most; with --events, weighted by the forecast risk, and where
+    a mobile camera should test an emerging hotspot."""
 
     from safecity.analytics.coverage import Camera, CoverageModel, Site, coverage, place
     from safecity.core.registry import SensorKind
     from safecity.maps import building_outlines
     from safecity.sim.city import DemoCity
 
+    cmap = None
+    if events_csv is None:
+        if mapping is not None or mapping_file is not None:
+            _fail("--mapping and --mapping-file need --events CSV")
+    else:
+        cmap = _resolve_mapping(mapping, mapping_file)
+    started = time.perf_counter()
     city = DemoCity.load()
     sensors = city.sensors()
     cams = [
@@ -1012,7 +1043,20 @@ def coverage_cmd(
     ]
     model = CoverageModel.build(area, buildings, spacing_m=spacing)
     rep = coverage(model, cams)
-    plc = place(model, sites, k, existing=cams, method=method.value)
+    risk_info: dict[str, Any] | None = None
+    weights = None
+    mobile_out: dict[str, Any] | None = None
+    notes: list[str] = []
+    if events_csv is not None and cmap is not None:
+        risk_info, weights, mobile_out = _risk_and_mobile(
+            model, cams, sites, area, events_csv, cmap, _parse_cell(cell), mobile, recent_days
+        )
+        notes.extend(risk_info.pop("notes"))
+    else:
+        notes.append(
+            "no --events: every sample point weighs the same and no mobile camera is placed"
+        )
+    plc = place(model, sites, k, risk=weights, existing=cams, method=method.value)
     where = {s.id: (s.lon, s.lat) for s in sites}
     result: dict[str, Any] = {
         "city": city.name,
@@ -1024,6 +1068,8 @@ def coverage_cmd(
         "sample_spacing_m": rep.sample_spacing_m,
         "sample_points": len(model.samples),
         "blind_spots": len(rep.blind_spots),
+        "risk_weighted": weights is not None,
+        "risk": risk_info,
         "placement": {
             "method": plc.method,
             "optimal": plc.optimal,
@@ -1037,36 +1083,194 @@ def coverage_cmd(
                     "id": sid,
                     "lon": where[sid][0],
                     "lat": where[sid][1],
-                    "gain_points": gain,
+                    ("gain_risk" if weights is not None else "gain_points"): gain,
                     "gain_share": round(gain / plc.total_risk, 5) if plc.total_risk else 0.0,
                 }
                 for sid, gain in zip(plc.sites, plc.gains, strict=True)
             ],
         },
+        "mobile": mobile_out,
+        "notes": notes,
+        "seconds": round(time.perf_counter() - started, 2),
     }
     if as_json:
         print(json.dumps(result, indent=2))
         return
+    _print_coverage(result, k, spacing)
+
+
+def _risk_and_mobile(
+    model: Any,
+    cams: list[Any],
+    sites: list[Any],
+    area: list[tuple[float, float]],
+    events_csv: Path,
+    cmap: CsvMapping,
+    cell_m: float,
+    mobile: int,
+    recent_days: int,
+) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """Forecast risk per sample point (retrospective, the events' last 365 days) and the
+    mobile camera(s) for the emerging hotspots of the last ``recent_days``."""
+    import numpy as np
+    from pyproj import Transformer
+
+    from safecity.analytics.coverage import event_density, place_mobile
+    from safecity.analytics.data import Grid, day_label
+    from safecity.analytics.emerging import emerging_hotspots
+    from safecity.analytics.methods import Retrospective
+
+    events = _load(events_csv, cmap)
+    to_metric = Transformer.from_crs("EPSG:4326", cmap.metric_crs, always_xy=True)
+    to_lonlat = Transformer.from_crs(cmap.metric_crs, "EPSG:4326", always_xy=True)
+    (w, s), (e, n) = area[0], area[2]
+    xmin, ymin, xmax, ymax = (
+        float(v) for v in to_metric.transform_bounds(w, s, e, n, densify_pts=21)
+    )
+    grid = Grid.from_bbox(xmin, ymin, xmax, ymax, cell_m)
+    baseline = 365
+    end = int(events.days.max()) + 1
+    days = baseline + recent_days
+    counts = grid.counts(events, end - days, days)
+    in_area = int(counts.counts.sum())
+    notes: list[str] = []
+    slon, slat = model.sample_lonlat()
+    sx, sy = (np.asarray(v, dtype=np.float64) for v in to_metric.transform(slon, slat))
+    cell_of_sample = grid.cell_index(sx, sy)
+    risk = np.asarray(Retrospective(baseline).fit(counts).predict(days), dtype=np.float64)
+    weights: Any = np.where(cell_of_sample >= 0, risk[np.clip(cell_of_sample, 0, None)], 0.0)
+    if float(weights.sum()) <= 0:
+        weights = None
+        notes.append(
+            "no event of the last 365 days falls in the city's area: every sample point "
+            "weighs the same"
+        )
+    found = emerging_hotspots(counts, recent_days=recent_days, baseline_days=baseline)
+    hotspots = {int(c): float(v) for c, v in zip(found.cells, found.excess, strict=True)}
+    cells_of_events = grid.cell_index(events.x, events.y)
+    recent = np.isin(cells_of_events, found.cells) & (events.days >= end - recent_days)
+    rlon, rlat = to_lonlat.transform(events.x[recent], events.y[recent])
+    where_recent = list(
+        zip(
+            np.asarray(rlon, dtype=float).tolist(),
+            np.asarray(rlat, dtype=float).tolist(),
+            strict=True,
+        )
+    )
+    plan = place_mobile(
+        model,
+        sites,
+        hotspots,
+        cell_of_sample,
+        mobile=mobile,
+        existing=cams,
+        within=event_density(model, where_recent),
+    )
+    centres = grid.centres()
+    clon, clat = to_lonlat.transform(centres[:, 0], centres[:, 1])
+    info: dict[str, Any] = {
+        "events": events_csv.name,
+        "events_in_area": in_area,
+        "method": "retrospective (365 days)",
+        "from": day_label(end - baseline),
+        "to": day_label(end - 1),
+        "cell_m": round(grid.cell_size, 2),
+        "notes": notes,
+    }
+    mobile_out: dict[str, Any] = {
+        "recent_days": found.recent_days,
+        "baseline_days": found.baseline_days,
+        "recent_from": day_label(end - recent_days),
+        "cells_tested": found.tested,
+        "hotspots": [
+            {
+                "cell": int(c),
+                "lon": round(float(clon[c]), 6),
+                "lat": round(float(clat[c]), 6),
+                "recent": int(found.recent[i]),
+                "expected": round(float(found.expected[i]), 4),
+                "ratio": round(float(found.ratio[i]), 2),
+                "q": float(found.q[i]),
+            }
+            for i, c in enumerate(found.cells.tolist())
+        ],
+        "sites": [
+            {
+                "id": m.id,
+                "lon": m.lon,
+                "lat": m.lat,
+                "excess": m.excess,
+                "share": round(m.excess / plan.excess, 4) if plan.excess else 0.0,
+                "cells": [c for c, _ in m.cells],
+            }
+            for m in plan.sites
+        ],
+        "excess": plan.excess,
+        "fixed_share": round(plan.fixed_share, 4),
+        "covered_share": round(plan.covered_share, 4),
+        "reason": found.reason or plan.reason,
+    }
+    return info, weights, mobile_out
+
+
+def _print_coverage(result: dict[str, Any], k: int, spacing: float) -> None:
     p = result["placement"]
+    seen = "risk" if result["risk_weighted"] else "sample points"
     console.print(
-        f"{result['city']}: {rep.cameras} cameras see {rep.covered_share:.1%} of the outdoor "
-        f"area ({rep.covered_m2:,.0f} of {rep.outdoor_m2:,.0f} m²); {len(rep.blind_spots)} of "
-        f"{len(model.samples)} sample points ({spacing:g} m apart) are blind spots. "
-        f"{k} new cameras on lamp posts ({p['method']}) raise the seen sample points from "
-        f"{p['covered_share_before']:.1%} to {p['covered_share_after']:.1%}.",
+        f"{result['city']}: {result['cameras']} cameras see {result['covered_share']:.1%} of "
+        f"the outdoor area ({result['covered_m2']:,.0f} of {result['outdoor_m2']:,.0f} m²); "
+        f"{result['blind_spots']} of {result['sample_points']} sample points ({spacing:g} m "
+        f"apart) are blind spots. {k} new cameras on lamp posts ({p['method']}) raise the seen "
+        f"{seen} from {p['covered_share_before']:.1%} to {p['covered_share_after']:.1%}.",
         highlight=False,
         markup=False,
     )
     table = Table()
-    for col in ("#", "site", "lon", "lat", "new points seen", "share"):
+    for col in ("#", "site", "lon", "lat", f"new {seen} seen", "share"):
         table.add_column(col)
     for i, s in enumerate(p["sites"], 1):
+        gain = s.get("gain_risk", s.get("gain_points", 0.0))
         table.add_row(
             str(i),
             s["id"],
             f"{s['lon']:.6f}",
             f"{s['lat']:.6f}",
-            f"{s['gain_points']:g}",
+            f"{gain:g}",
             f"{s['gain_share']:.2%}",
         )
     console.print(table)
+    for note in result["notes"]:
+        console.print(f"note: {note}", highlight=False, markup=False)
+    m = result["mobile"]
+    if m is None:
+        return
+    console.print(
+        f"Emerging hotspots (last {m['recent_days']} days from {m['recent_from']} against the "
+        f"{m['baseline_days']} before; {m['cells_tested']} cells tested): "
+        f"{len(m['hotspots'])}",
+        highlight=False,
+        markup=False,
+    )
+    for h in m["hotspots"][:10]:
+        console.print(
+            f"  cell {h['cell']} at {h['lon']:.5f}, {h['lat']:.5f}: {h['recent']} events, "
+            f"{h['expected']:g} expected (x{h['ratio']:g}), q = {h['q']:.2g}",
+            highlight=False,
+            markup=False,
+        )
+    if not m["sites"]:
+        console.print(f"No mobile camera: {m['reason']}", highlight=False, markup=False)
+        return
+    for site in m["sites"]:
+        console.print(
+            f"Mobile camera: {site['id']} ({site['lon']:.6f}, {site['lat']:.6f}) sees "
+            f"{site['share']:.0%} of the excess events of cells {site['cells']}",
+            highlight=False,
+            markup=False,
+        )
+    console.print(
+        f"The fixed cameras already see {m['fixed_share']:.0%} of the excess; with the mobile "
+        f"camera(s) {m['fixed_share'] + m['covered_share']:.0%}.",
+        highlight=False,
+        markup=False,
+    )

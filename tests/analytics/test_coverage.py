@@ -8,7 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from safecity.analytics.coverage import Camera, CoverageModel, Site, coverage, place
+from safecity.analytics.coverage import (
+    Camera,
+    CoverageModel,
+    Site,
+    coverage,
+    event_density,
+    place,
+    place_mobile,
+)
 
 LON0, LAT0 = 24.94, 60.17
 M_LAT = 111_320.0
@@ -85,3 +93,69 @@ def test_existing_cameras_are_not_counted_twice() -> None:
     assert chosen.existing_risk > 0
     with pytest.raises(ValueError, match="one weight per sample"):
         place(model, sites, 1, risk=np.ones(3))
+
+
+def test_a_mobile_camera_goes_to_the_new_hotspot_no_fixed_camera_sees() -> None:
+    model = CoverageModel.build(AREA, spacing_m=10.0)
+    cx, cy = model.to_metric(*at(100, 100))
+    # Four 100 m quadrants as the forecast's cells: 0 south-west, 1 south-east, 2 north-west,
+    # 3 north-east.
+    quadrant = (model.samples[:, 0] > cx).astype(int) + 2 * (model.samples[:, 1] > cy)
+    fixed = [Camera("fixed-ne", *at(150, 150), fov_deg=360.0, range_m=80.0)]
+    sites = [
+        Site("lamp-ne", *at(150, 150), range_m=80.0),
+        Site("lamp-mid", *at(100, 100), range_m=40.0),
+        Site("lamp-sw", *at(50, 50), range_m=80.0),
+    ]
+    # Two emerging cells: the north-east one is already watched by the fixed camera.
+    hotspots = {3: 5.0, 0: 3.0}
+    plan = place_mobile(model, sites, hotspots, quadrant, existing=fixed)
+    assert [s.id for s in plan.sites] == ["lamp-sw"]
+    assert [c for c, _ in plan.sites[0].cells] == [0]
+    assert plan.sites[0].cells[0][1] == pytest.approx(3.0, rel=0.02)
+    assert plan.excess == pytest.approx(8.0)
+    assert plan.fixed_share == pytest.approx(5 / 8, rel=0.02)
+    assert plan.covered_share == pytest.approx(3 / 8, rel=0.02)
+    assert plan.reason == ""
+    # A second mobile camera has nothing left to see: it is not placed for nothing.
+    two = place_mobile(model, sites, hotspots, quadrant, existing=fixed, mobile=2)
+    assert [s.id for s in two.sites] == ["lamp-sw"]
+    # Without the fixed camera the bigger cluster comes first.
+    bare = place_mobile(model, sites, hotspots, quadrant)
+    assert bare.sites[0].id == "lamp-ne" and bare.sites[0].excess == pytest.approx(5.0, rel=0.02)
+
+
+def test_no_emerging_hotspot_means_no_mobile_site() -> None:
+    model = CoverageModel.build(AREA, spacing_m=20.0)
+    sites = [Site("lamp", *at(100, 100))]
+    none = np.full(len(model.samples), -1)
+    empty = place_mobile(model, sites, {}, none)
+    assert empty.sites == [] and "no emerging hotspot" in empty.reason
+    assert empty.covered_share == 0.0
+    away = place_mobile(model, sites, {42: 4.0}, none)
+    assert away.sites == [] and away.outside == [42] and "no outdoor point" in away.reason
+    seen = place_mobile(
+        model,
+        sites,
+        {1: 4.0},
+        np.ones(len(model.samples), dtype=int),
+        existing=[Camera("all", *at(100, 100), fov_deg=360.0, range_m=500.0)],
+    )
+    assert seen.sites == [] and "already see" in seen.reason
+    with pytest.raises(ValueError, match="one cell per sample"):
+        place_mobile(model, sites, {1: 1.0}, np.ones(3, dtype=int))
+
+
+def test_the_excess_follows_where_the_recent_events_fell_inside_the_cell() -> None:
+    model = CoverageModel.build(AREA, spacing_m=10.0)
+    one_cell = np.zeros(len(model.samples), dtype=int)  # the whole square is one cell
+    sites = [Site("lamp-sw", *at(40, 40), range_m=40.0), Site("lamp-ne", *at(160, 160))]
+    events = [at(150 + d, 155 - d) for d in range(5)]  # all near the north-east lamp
+    density = event_density(model, events)
+    plan = place_mobile(model, sites, {0: 5.0}, one_cell, within=density)
+    assert plan.sites[0].id == "lamp-ne"
+    assert plan.covered_share > 0.8
+    even = place_mobile(model, sites, {0: 5.0}, one_cell)
+    assert even.covered_share < 0.4  # spread over the whole square, one lamp sees a part
+    with pytest.raises(ValueError, match="within needs"):
+        place_mobile(model, sites, {0: 5.0}, one_cell, within=np.ones(2))

@@ -288,3 +288,99 @@ def test_permissions_and_bad_parameters(api: Api) -> None:
     assert field("/v1/forecasts/not-a-date") == "path.day"
     assert field("/v1/planning/coverage?k=-1") == "query.k"
     assert field("/v1/planning/coverage?method=best") == "query.method"
+    assert field("/v1/planning/coverage?mobile=6") == "query.mobile"
+    assert field("/v1/planning/coverage?mobile=-1") == "query.mobile"
+
+
+def test_a_mobile_camera_is_recommended_for_a_new_cluster_not_a_steady_hotspot(
+    api: Api,
+) -> None:
+    h = api.h(Role.ADMIN)
+    record = sensor_record(
+        id="cam-fixed",
+        location={"lon": LON0, "lat": LAT0},
+        view={"direction_deg": 90.0, "fov_deg": 90.0, "range_m": 40.0},
+    )
+    assert api.client.put("/v1/sensors/cam-fixed", json=record, headers=h).status_code == 200
+    lamps = {"lamp-west": (-400.0, 0.0), "lamp-new": (300.0, 250.0), "lamp-south": (0.0, -300.0)}
+    for lamp_id, (east, north) in lamps.items():
+        record = sensor_record(
+            id=lamp_id,
+            kind="lamppost",
+            name=lamp_id,
+            location={"lon": LON0 + metres_east(east), "lat": LAT0 + _north(north)},
+            measures=["light_level"],
+            personal_data=False,
+        )
+        assert api.client.put(f"/v1/sensors/{lamp_id}", json=record, headers=h).status_code == 200
+
+    def event(days_ago: float, east: float, north: float) -> dict[str, Any]:
+        return raw_event(
+            "camera.abnormal",
+            at=T0 - timedelta(days=days_ago),
+            lon=LON0 + metres_east(east),
+            lat=LAT0 + _north(north),
+        )
+
+    rng = random.Random(11)
+    events = [
+        # Background over the last year.
+        event(rng.uniform(1, 390), rng.uniform(-800, 800), rng.uniform(-800, 800))
+        for _ in range(200)
+    ]
+    # A long-standing hotspot next to the west lamp: about two events a week all year.
+    events += [
+        event(1 + 3.5 * i + rng.random(), -400 + rng.uniform(-15, 15), 0) for i in range(110)
+    ]
+    # A new cluster next to another lamp, in the last two weeks only.
+    events += [
+        event(rng.uniform(1, 14), 300 + rng.uniform(-10, 10), 250 + rng.uniform(-10, 10))
+        for _ in range(9)
+    ]
+    _ingest(api, events)
+
+    r = api.client.get("/v1/planning/coverage?k=1", headers=api.h(Role.ANALYST))
+    assert r.status_code == 200, r.text
+    mobile = r.json()["mobile"]
+    assert mobile["recent_days"] == 28 and mobile["baseline_days"] == 365
+    assert mobile["window_end"] == (T0.date() - timedelta(days=1)).isoformat()
+    hotspots = mobile["hotspots"]["features"]
+    assert hotspots, mobile
+    # The cluster's cells (it may straddle a cell edge), the most significant first.
+    spot = (LON0 + metres_east(300), LAT0 + _north(250))
+    near = [f for f in hotspots if _centre_distance_m(f, *spot) < 160]
+    assert near and near[0] == hotspots[0]
+    assert sum(f["properties"]["recent"] for f in near) >= 5
+    props = near[0]["properties"]
+    assert props["recent"] >= 3 and props["q"] < 0.05 and props["ratio"] > 10
+    assert props["excess"] == pytest.approx(props["recent"] - props["expected"], abs=1e-5)
+    assert set(props) == {"cell", "recent", "expected", "ratio", "excess", "q", "area"}
+    # The steady hotspot is busy, but not new.
+    west = (LON0 + metres_east(-400), LAT0)
+    assert all(_centre_distance_m(f, *west) > 110 for f in hotspots)
+    [site] = mobile["sites"]
+    assert site["id"] == "lamp-new"
+    assert {f["properties"]["cell"] for f in near} <= set(site["cells"])
+    assert 0 < site["share"] <= mobile["covered_share"] <= 1
+    # The lamp stands where the recent events fell: it sees most of the excess.
+    assert mobile["covered_share"] > 0.6 and mobile["fixed_share"] == 0
+    assert mobile["reason"] == ""
+
+    none = api.client.get("/v1/planning/coverage?k=1&mobile=0", headers=api.h(Role.ANALYST))
+    assert none.status_code == 200 and none.json()["mobile"] is None
+
+
+def test_no_emerging_hotspot_means_no_mobile_site(api: Api) -> None:
+    record = sensor_record(
+        id="lamp-0",
+        kind="lamppost",
+        name="Lamp 0",
+        location={"lon": LON0, "lat": LAT0},
+        measures=["light_level"],
+        personal_data=False,
+    )
+    api.client.put("/v1/sensors/lamp-0", json=record, headers=api.h(Role.ADMIN))
+    body = api.client.get("/v1/planning/coverage?mobile=2", headers=api.h(Role.ANALYST)).json()
+    mobile = body["mobile"]
+    assert mobile["hotspots"]["features"] == [] and mobile["sites"] == []
+    assert mobile["reason"]

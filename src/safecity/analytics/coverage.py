@@ -10,6 +10,13 @@ Recommending K new positions is a weighted maximum-coverage problem over candida
 the forecast risk of its place, and a site covers the points its camera would see. The greedy
 method (within 1 − 1/e of the optimum) answers at once; the exact method solves the integer
 programme with OR-Tools CP-SAT within a time limit and says whether it proved optimality.
+
+A mobile camera tests a new hotspot before fixed cameras or patrols follow it
+(:func:`place_mobile`): the emerging cells' excess events (recent minus expected, from
+``safecity.analytics.emerging``) are spread over their outdoor sample points, points a fixed
+camera already sees count for nothing, and the same placement code picks the site(s) that see
+the most of the rest.
+
 Everything here is about places: it never looks at people.
 """
 
@@ -17,13 +24,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from pyproj import Transformer
-from shapely import STRtree, points, prepare
-from shapely.geometry import LineString, Point, Polygon
+from shapely import (
+    STRtree,
+    contains_xy,
+    get_coordinates,
+    intersection,
+    linestrings,
+    points,
+    prepare,
+)
+from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
@@ -109,6 +124,45 @@ class Placement:
         return self.covered_risk / self.total_risk if self.total_risk else 0.0
 
 
+@dataclass(frozen=True)
+class MobileSite:
+    """A site chosen for a mobile camera and what it would newly see."""
+
+    id: str
+    lon: float
+    lat: float
+    excess: float  # excess events newly seen by this site, in the order chosen
+    cells: tuple[tuple[int, float], ...]  # (hotspot cell, excess seen there), most first
+
+
+@dataclass(frozen=True)
+class MobilePlacement:
+    """Where mobile camera(s) should go to test the emerging hotspots.
+
+    ``excess`` is the emerging cells' total excess (recent - expected events); ``fixed_excess``
+    the part at points the fixed cameras already see; ``covered_excess`` the part the chosen
+    sites newly see. ``outside`` lists the cells with no outdoor sample point in the model
+    (their excess cannot be seen from here). An empty ``sites`` comes with a ``reason``."""
+
+    sites: list[MobileSite]
+    excess: float
+    fixed_excess: float
+    covered_excess: float
+    outside: list[int]
+    reason: str = ""
+    seconds: float = 0.0
+
+    @property
+    def covered_share(self) -> float:
+        """Share of the excess the mobile site(s) newly see."""
+        return self.covered_excess / self.excess if self.excess > 0 else 0.0
+
+    @property
+    def fixed_share(self) -> float:
+        """Share of the excess the fixed cameras already see."""
+        return self.fixed_excess / self.excess if self.excess > 0 else 0.0
+
+
 @dataclass
 class CoverageModel:
     """The study area, its buildings and sample points, in a local metric frame."""
@@ -121,6 +175,12 @@ class CoverageModel:
     outdoor: BaseGeometry | None = None
     samples: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     _tree: STRtree | None = None
+    _walls: np.ndarray | None = field(default=None, repr=False)
+    #: Sample points seen from each view computed so far, so placing cameras again (K fixed
+    #: ones, then a mobile one) does not cast the same rays twice.
+    _seen: dict[tuple[float, float, float, float, float], np.ndarray] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def build(
@@ -174,59 +234,94 @@ class CoverageModel:
     ) -> BaseGeometry:
         """What a camera here sees: its wedge with the buildings' shadows cut out."""
         x0, y0 = self.to_metric(lon, lat)
-        origin = Point(x0, y0)
         full = fov_deg >= 360.0
         start = 0.0 if full else direction_deg - fov_deg / 2.0
         steps = max(8, math.ceil(fov_deg * RAYS_PER_DEGREE))
-        ends: list[tuple[float, float]] = [] if full else [(x0, y0)]
-        for i in range(steps + (0 if full else 1)):
-            bearing = math.radians(start + fov_deg * i / steps)
-            # Bearings are clockwise from north: x east, y north.
-            tip = (x0 + range_m * math.sin(bearing), y0 + range_m * math.cos(bearing))
-            ends.append(self._first_hit(origin, tip))
-        wedge = Polygon(ends).buffer(0)
+        # Bearings are clockwise from north: x east, y north.
+        bearings = np.radians(start + fov_deg * np.arange(steps + (0 if full else 1)) / steps)
+        tips = np.column_stack([x0 + range_m * np.sin(bearings), y0 + range_m * np.cos(bearings)])
+        ends = self._first_hits(x0, y0, tips)
+        ring = ends if full else np.vstack([[x0, y0], ends])
+        wedge = Polygon(ring).buffer(0)
         return wedge if self.outdoor is None else wedge.intersection(self.outdoor)
 
-    def _first_hit(self, origin: Point, tip: tuple[float, float]) -> tuple[float, float]:
-        if self._tree is None:
-            return tip
-        ray = LineString([(origin.x, origin.y), tip])
-        best = tip
-        best_d = ray.length
-        for index in self._tree.query(ray):
-            building = self.buildings[int(index)]
-            if building.contains(origin):
-                continue  # a camera on a facade sees out of its own building
-            hit = ray.intersection(building.exterior)
-            if hit.is_empty:
-                continue
-            for geom in getattr(hit, "geoms", [hit]):
-                for cx, cy in getattr(geom, "coords", []):
-                    d = origin.distance(Point(cx, cy))
-                    if d < best_d:
-                        best, best_d = (cx, cy), d
+    def _first_hits(self, x0: float, y0: float, tips: np.ndarray) -> np.ndarray:
+        """Where each ray from (x0, y0) to its tip first meets a building wall (all rays at
+        once); a camera on a facade sees out of its own building."""
+        if self._tree is None or not len(tips):
+            return tips
+        starts = np.broadcast_to(np.asarray([x0, y0], dtype=np.float64), tips.shape)
+        rays = np.asarray(linestrings(np.stack([starts, tips], axis=1)), dtype=object)
+        ray_of, building_of = self._tree.query(rays, predicate="intersects")
+        own = self._tree.query(Point(x0, y0), predicate="within")
+        keep = ~np.isin(building_of, own)
+        ray_of, building_of = ray_of[keep], building_of[keep]
+        best = tips.copy()
+        if not len(ray_of):
+            return best
+        if self._walls is None:
+            self._walls = np.asarray([b.exterior for b in self.buildings], dtype=object)
+        hits = intersection(rays[ray_of], self._walls[building_of])
+        coords, which = get_coordinates(hits, return_index=True)
+        if not len(coords):
+            return best
+        ray = ray_of[which]
+        d = np.hypot(coords[:, 0] - x0, coords[:, 1] - y0)
+        best_d = np.hypot(tips[:, 0] - x0, tips[:, 1] - y0)
+        np.minimum.at(best_d, ray, d)
+        nearest = d <= best_d[ray]
+        best[ray[nearest]] = coords[nearest]
         return best
+
+    def sample_lonlat(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sample points' longitudes and latitudes."""
+        pts = [self.to_lonlat(float(x), float(y)) for x, y in self.samples]
+        lon = np.asarray([p[0] for p in pts], dtype=np.float64)
+        lat = np.asarray([p[1] for p in pts], dtype=np.float64)
+        return lon, lat
+
+    def seen_by(
+        self, lon: float, lat: float, direction_deg: float, fov_deg: float, range_m: float
+    ) -> np.ndarray:
+        """Indices of the sample points a camera here sees (cached per view)."""
+        key = (lon, lat, direction_deg, fov_deg, range_m)
+        found = self._seen.get(key)
+        if found is None:
+            view = self.visibility(lon, lat, direction_deg, fov_deg, range_m)
+            found = np.flatnonzero(self.covered_mask([view]))
+            self._seen[key] = found
+        return found
 
     def covered_mask(self, polygons: Sequence[BaseGeometry]) -> np.ndarray:
         """Which sample points any of ``polygons`` contains."""
         mask = np.zeros(len(self.samples), dtype=bool)
         if not len(self.samples):
             return mask
-        pts = points(self.samples)
+        xs, ys = self.samples[:, 0], self.samples[:, 1]
         for poly in polygons:
             if poly.is_empty:
                 continue
+            minx, miny, maxx, maxy = poly.bounds
+            near = np.flatnonzero((xs >= minx) & (xs <= maxx) & (ys >= miny) & (ys <= maxy))
+            if not len(near):
+                continue
             prepare(poly)
-            mask |= poly.contains(pts)
+            mask[near] |= contains_xy(poly, xs[near], ys[near])
         return mask
 
 
 def coverage(model: CoverageModel, cameras: Sequence[Camera]) -> CoverageReport:
     """Covered outdoor area and the blind spots of the existing cameras."""
-    views = [model.visibility(c.lon, c.lat, c.direction_deg, c.fov_deg, c.range_m) for c in cameras]
+    views = []
+    for c in cameras:
+        key = (c.lon, c.lat, c.direction_deg, c.fov_deg, c.range_m)
+        view = model.visibility(*key)
+        views.append(view)
+        if key not in model._seen:
+            model._seen[key] = np.flatnonzero(model.covered_mask([view]))
     union = unary_union(views) if views else Polygon()
     outdoor_m2 = model.outdoor.area if model.outdoor is not None else 0.0
-    seen = model.covered_mask(views)
+    seen = _seen_by_cameras(model, cameras)
     blind = [model.to_lonlat(float(x), float(y)) for x, y in model.samples[~seen]]
     return CoverageReport(
         outdoor_m2=round(outdoor_m2, 1),
@@ -238,11 +333,14 @@ def coverage(model: CoverageModel, cameras: Sequence[Camera]) -> CoverageReport:
 
 
 def _site_sets(model: CoverageModel, sites: Sequence[Site]) -> list[np.ndarray]:
-    out = []
-    for site in sites:
-        view = model.visibility(site.lon, site.lat, site.direction_deg, site.fov_deg, site.range_m)
-        out.append(np.flatnonzero(model.covered_mask([view])))
-    return out
+    return [model.seen_by(s.lon, s.lat, s.direction_deg, s.fov_deg, s.range_m) for s in sites]
+
+
+def _seen_by_cameras(model: CoverageModel, cameras: Sequence[Camera]) -> np.ndarray:
+    mask = np.zeros(len(model.samples), dtype=bool)
+    for c in cameras:
+        mask[model.seen_by(c.lon, c.lat, c.direction_deg, c.fov_deg, c.range_m)] = True
+    return mask
 
 
 def place(
@@ -266,10 +364,7 @@ def place(
     if weights.shape != (len(model.samples),):
         raise ValueError(f"risk needs one weight per sample point ({len(model.samples)})")
     started = time.perf_counter()
-    views = [
-        model.visibility(c.lon, c.lat, c.direction_deg, c.fov_deg, c.range_m) for c in existing
-    ]
-    already = model.covered_mask(views)
+    already = _seen_by_cameras(model, existing)
     sets = _site_sets(model, sites)
     total = float(weights.sum())
     base = float(weights[already].sum())
@@ -356,3 +451,114 @@ def _exact(
     order, gains = _greedy([sets[i] for i in picked], weights, already, len(picked))
     bound = float(solver.best_objective_bound) / scale
     return [picked[i] for i in order], gains, status == cp_model.OPTIMAL, bound
+
+
+def event_density(
+    model: CoverageModel, events: Sequence[tuple[float, float]], bandwidth_m: float = 25.0
+) -> np.ndarray:
+    """A Gaussian kernel density of ``events`` (lon, lat) at each sample point: where inside
+    their cells the recent events fell (for :func:`place_mobile`'s ``within``)."""
+    if bandwidth_m <= 0:
+        raise ValueError("bandwidth_m must be positive")
+    out = np.zeros(len(model.samples), dtype=np.float64)
+    if not len(model.samples):
+        return out
+    reach = 4.0 * bandwidth_m
+    for lon, lat in events:
+        ex, ey = model.to_metric(lon, lat)
+        d2 = (model.samples[:, 0] - ex) ** 2 + (model.samples[:, 1] - ey) ** 2
+        near = d2 <= reach * reach
+        out[near] += np.exp(-d2[near] / (2.0 * bandwidth_m * bandwidth_m))
+    return out
+
+
+def place_mobile(
+    model: CoverageModel,
+    sites: Sequence[Site],
+    hotspots: Mapping[int, float],
+    cell_of_sample: np.ndarray,
+    *,
+    mobile: int = 1,
+    existing: Sequence[Camera] = (),
+    within: np.ndarray | None = None,
+) -> MobilePlacement:
+    """Choose ``mobile`` of ``sites`` that see the most of the emerging hotspots' excess events
+    not already seen by the fixed cameras ``existing``.
+
+    ``hotspots`` maps each emerging cell (any integer id) to its excess events (recent minus
+    expected); ``cell_of_sample`` gives the cell id of every sample point (-1 for none). Each
+    cell's excess is spread over its outdoor sample points (events are taken to happen
+    outdoors): in proportion to ``within`` (one weight per sample point, e.g.
+    :func:`event_density` of the cells' recent events) where given and positive in the cell,
+    else evenly. :func:`place` (greedy; for one site that is the optimum) chooses the sites.
+    With no emerging cell the result is empty and says so: nothing is invented.
+    """
+    if mobile < 0:
+        raise ValueError("mobile must be >= 0")
+    cells = np.asarray(cell_of_sample, dtype=np.int64)
+    if cells.shape != (len(model.samples),):
+        raise ValueError(f"cell_of_sample needs one cell per sample point ({len(model.samples)})")
+    shape = None if within is None else np.asarray(within, dtype=np.float64)
+    if shape is not None and shape.shape != cells.shape:
+        raise ValueError(f"within needs one weight per sample point ({len(model.samples)})")
+    started = time.perf_counter()
+    total = float(sum(max(0.0, float(v)) for v in hotspots.values()))
+    if not hotspots:
+        return MobilePlacement(
+            [], 0.0, 0.0, 0.0, [], reason="no emerging hotspot: nothing for a mobile camera to test"
+        )
+    weights = np.zeros(len(model.samples), dtype=np.float64)
+    outside: list[int] = []
+    for cell, excess in hotspots.items():
+        members = cells == int(cell)
+        n = int(members.sum())
+        if not n:
+            outside.append(int(cell))
+            continue
+        share = np.full(n, 1.0 / n)
+        if shape is not None:
+            local = np.clip(shape[members], 0.0, None)
+            if float(local.sum()) > 0:
+                share = local / float(local.sum())
+        weights[members] = max(0.0, float(excess)) * share
+    placed = place(model, sites, mobile, risk=weights, existing=existing, method="greedy")
+    where = {s.id: s for s in sites}
+    covered = _seen_by_cameras(model, existing)
+    chosen: list[MobileSite] = []
+    for sid, gain in zip(placed.sites, placed.gains, strict=True):
+        site = where[sid]
+        members = model.seen_by(site.lon, site.lat, site.direction_deg, site.fov_deg, site.range_m)
+        new = members[~covered[members] & (weights[members] > 0)]
+        seen: dict[int, float] = {}
+        for c, w in zip(cells[new].tolist(), weights[new].tolist(), strict=True):
+            seen[c] = seen.get(c, 0.0) + w
+        covered[members] = True
+        ranked = sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))
+        chosen.append(
+            MobileSite(
+                sid,
+                site.lon,
+                site.lat,
+                round(gain, 6),
+                tuple((c, round(v, 6)) for c, v in ranked),
+            )
+        )
+    reason = ""
+    if mobile == 0:
+        reason = "no mobile camera asked for"
+    elif not chosen:
+        if placed.total_risk <= 0:
+            reason = "the emerging cells have no outdoor point in the planning area"
+        elif placed.existing_risk >= placed.total_risk - 1e-9:
+            reason = "the fixed cameras already see every outdoor point of the emerging cells"
+        else:
+            reason = "no candidate site sees an emerging cell"
+    return MobilePlacement(
+        sites=chosen,
+        excess=round(total, 6),
+        fixed_excess=round(placed.existing_risk, 6),
+        covered_excess=round(float(sum(placed.gains)), 6),
+        outside=sorted(outside),
+        reason=reason,
+        seconds=round(time.perf_counter() - started, 3),
+    )

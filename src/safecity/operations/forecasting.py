@@ -15,7 +15,9 @@
 * **demand**: hourly counts per named area, the hour-of-week profile forecast, its MASE
   backtest against the seasonal-naive baseline, and staff per shift (Erlang C).
 * **coverage**: what registered cameras see, the blind spots, and the lamp posts where K new
-  cameras would cover the most forecast risk (greedy, or exact with CP-SAT).
+  cameras would cover the most forecast risk (greedy, or exact with CP-SAT); and, for cells
+  whose last four weeks are far above their own long-run rate (emerging hotspots), the lamp
+  posts where a mobile camera would test them before fixed cameras or patrols follow.
 """
 
 from __future__ import annotations
@@ -85,6 +87,10 @@ _MAX_CELLS = 400_000
 _NO_AREA = "(no area)"
 _BLIND_SPOTS_LISTED = 200
 _MAX_SAMPLES = 20_000
+_MAX_MOBILE = 5
+#: Emerging hotspots: the recent days tested against the forecast window before them.
+_RECENT_DAYS = 28
+_EMERGING_LISTED = 200
 
 
 class ForecastSettings(BaseModel):
@@ -319,6 +325,54 @@ class PlacementResult(_Model):
     seconds: float
 
 
+class EmergingProperties(_Model):
+    cell: int = Field(description="Raster index of the cell in this check's grid")
+    recent: int = Field(description="Events in the cell over the recent days")
+    expected: float = Field(description="Events its long-run rate predicts for those days")
+    ratio: float = Field(description="recent / expected")
+    excess: float = Field(description="recent - expected")
+    q: float = Field(description="Benjamini-Hochberg adjusted p-value of the Poisson test")
+    area: str = Field(description="Named area of the cell's centre")
+
+
+class EmergingFeature(_Model):
+    type: Literal["Feature"] = "Feature"
+    geometry: PolygonGeometry
+    properties: EmergingProperties
+
+
+class EmergingCollection(_Model):
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[EmergingFeature]
+
+
+class MobileSiteResult(_Model):
+    id: str
+    lon: float
+    lat: float
+    excess: float = Field(description="Excess events newly seen by this site, in the order chosen")
+    share: float = Field(description="Share of all emerging cells' excess this site newly sees")
+    cells: list[int] = Field(description="Raster indices of the emerging cells it sees")
+
+
+class MobileResult(_Model):
+    """Where mobile camera(s) should go to test new hotspots before fixed cameras follow."""
+
+    recent_days: int
+    baseline_days: int = Field(description="Days of history the recent days are tested against")
+    window_end: date = Field(description="Last local day counted")
+    cells_tested: int
+    hotspots: EmergingCollection = Field(
+        description="Emerging cells (q < 0.05, at least 3 recent events), most significant "
+        "first; at most 200 listed"
+    )
+    sites: list[MobileSiteResult]
+    excess: float = Field(description="Total excess events (recent - expected) of those cells")
+    fixed_share: float = Field(description="Share of the excess the fixed cameras already see")
+    covered_share: float = Field(description="Share of the excess the mobile site(s) newly see")
+    reason: str = Field(default="", description="Why no site is recommended, when none is")
+
+
 class CoverageResult(_Model):
     cameras: int
     candidate_sites: int
@@ -333,6 +387,9 @@ class CoverageResult(_Model):
     forecast_date: date | None
     greedy: PlacementResult
     exact: PlacementResult | None = None
+    mobile: MobileResult | None = Field(
+        default=None, description="Mobile camera(s) for emerging hotspots (none when mobile=0)"
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -368,6 +425,22 @@ class _Frame:
     def back(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lon, lat = self._to_lonlat.transform(x, y)
         return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
+@dataclass
+class _Window:
+    """Counted events of a run of local days on the forecast's grid."""
+
+    first: date
+    events: list[StoredEvent]
+    frame: _Frame
+    grid: Any
+    x: np.ndarray
+    y: np.ndarray
+    counts: Any
+    basis: str
+    notes: list[str]
+    local: np.ndarray  # each event's local wall-clock epoch seconds
 
 
 def _make_forecaster(method: str, window: int) -> Any:
@@ -597,19 +670,16 @@ class ForecastService:
         m = self.settings.margin_m
         return frame, (xmin - m, ymin - m, xmax + m, ymax + m), basis
 
-    def _compute(
-        self, day: date, now: datetime, *, allow_empty: bool = False
-    ) -> dict[str, Any] | None:
+    def _window(self, day: date, days: int) -> _Window:
+        """The counted events of the ``days`` local days before ``day``, framed and counted on
+        the forecast's grid (shared by the forecast and the emerging-hotspot check)."""
         from safecity.analytics.data import EventTable
-        from safecity.analytics.fairness import fairness_card, flag_cells
 
         s = self.settings
-        first = day - timedelta(days=s.window_days)
+        first = day - timedelta(days=days)
         start = datetime.combine(first, time(0), self.zone).astimezone(UTC)
         end = datetime.combine(day, time(0), self.zone).astimezone(UTC)
         events = self._counted(self._load(s.event_types, start, end))
-        if not events and not allow_empty:
-            return None
         lons = np.asarray([e.event.location.lon for e in events if e.event.location], np.float64)
         lats = np.asarray([e.event.location.lat for e in events if e.event.location], np.float64)
         frame, extent, basis = self._frame_and_extent(lons, lats)
@@ -618,7 +688,6 @@ class ForecastService:
             extent = (-s.margin_m, -s.margin_m, s.margin_m, s.margin_m)
             notes.append("no events and no configured areas: an empty grid round (0, 0)")
         grid = _grid_over(extent, s.cell_m, notes)
-        cell = grid.cell_size
         x, y = frame.forward(lons, lats)
         # Local wall-clock seconds, so a day is the city's calendar day.
         local = np.asarray(
@@ -630,7 +699,21 @@ class ForecastService:
         )
         table = EventTable(local, x, y, "local-aeqd")
         d0 = (first - date(1970, 1, 1)).days
-        counts = grid.counts(table, d0, s.window_days)
+        counts = grid.counts(table, d0, days)
+        return _Window(first, events, frame, grid, x, y, counts, basis, notes, local)
+
+    def _compute(
+        self, day: date, now: datetime, *, allow_empty: bool = False
+    ) -> dict[str, Any] | None:
+        from safecity.analytics.fairness import fairness_card, flag_cells
+
+        s = self.settings
+        w = self._window(day, s.window_days)
+        if not w.events and not allow_empty:
+            return None
+        first, events, frame, grid = w.first, w.events, w.frame, w.grid
+        x, y, counts, notes = w.x, w.y, w.counts, w.notes
+        cell = grid.cell_size
         counted = int(counts.counts.sum())
         if counted:
             forecaster = _make_forecaster(s.method, s.window_days).fit(counts)
@@ -672,7 +755,7 @@ class ForecastService:
             "ny": grid.ny,
             "cell_m": cell,
         }
-        notes.append(f"grid over the extent of the {basis} plus {s.margin_m:g} m")
+        notes.append(f"grid over the extent of the {w.basis} plus {s.margin_m:g} m")
         public = {
             "date": day.isoformat(),
             "published_at": now.isoformat(),
@@ -720,6 +803,13 @@ class ForecastService:
             ],
             dtype=np.str_,
         )
+
+    def _area_at(self, centre: np.ndarray, frame: _Frame) -> str:
+        """The named area of one cell centre (metric, in ``frame``)."""
+        if not len(self.areas):
+            return _NO_AREA
+        lon, lat = frame.back(np.asarray([centre[0]]), np.asarray([centre[1]]))
+        return self.areas.locate(float(lon[0]), float(lat[0])) or _NO_AREA
 
     def _previous_flagged(self, day: date, grid: Any, frame: _Frame) -> list[set[int]]:
         """Flagged sets (as this grid's cell indices) of the last week's forecasts on the same
@@ -850,20 +940,30 @@ class ForecastService:
     # --- coverage ----------------------------------------------------------------------------
 
     async def coverage(
-        self, principal: Principal, *, k: int = 3, method: PlacementMethod = "greedy"
+        self,
+        principal: Principal,
+        *,
+        k: int = 3,
+        method: PlacementMethod = "greedy",
+        mobile: int = 1,
     ) -> CoverageResult:
         require(principal, Permission.SENSORS_READ)
         require(principal, Permission.EVENTS_READ)
+        errors = []
         if not 0 <= k <= 50:
-            raise InvalidInput([FieldError("query.k", "must be between 0 and 50")])
-        result = await asyncio.to_thread(self._coverage, k, method)
+            errors.append(FieldError("query.k", "must be between 0 and 50"))
+        if not 0 <= mobile <= _MAX_MOBILE:
+            errors.append(FieldError("query.mobile", f"must be between 0 and {_MAX_MOBILE}"))
+        if errors:
+            raise InvalidInput(errors)
+        result = await asyncio.to_thread(self._coverage, k, method, mobile)
         await asyncio.to_thread(
             self._audit.record,
             principal,
             "planning.coverage",
             "sensor",
             None,
-            details={"k": k, "method": method, "cameras": result.cameras},
+            details={"k": k, "method": method, "mobile": mobile, "cameras": result.cameras},
         )
         return result
 
@@ -877,7 +977,7 @@ class ForecastService:
                 return out
             offset += len(page)
 
-    def _coverage(self, k: int, method: PlacementMethod) -> CoverageResult:
+    def _coverage(self, k: int, method: PlacementMethod, mobile: int = 0) -> CoverageResult:
         from safecity.analytics import coverage as cv
 
         cams = [
@@ -914,7 +1014,8 @@ class ForecastService:
         cameras = [cv.Camera.of(c) for c in cams]
         sites = [cv.Site.of(s) for s in lamps]
         report = cv.coverage(model, cameras)
-        weights, forecast_day = self._risk_weights(model)
+        lonlat = model.sample_lonlat()
+        weights, forecast_day = self._risk_weights(lonlat)
         if weights is None:
             notes.append("no published forecast risk here: every outdoor point weighs the same")
         where = {s.id: s for s in sites}
@@ -958,7 +1059,90 @@ class ForecastService:
             forecast_date=forecast_day,
             greedy=result(greedy),
             exact=None if exact is None else result(exact),
+            mobile=None if mobile == 0 else self._mobile(model, lonlat, cameras, sites, mobile),
             notes=notes,
+        )
+
+    def _mobile(
+        self,
+        model: Any,
+        lonlat: tuple[np.ndarray, np.ndarray],
+        cameras: Sequence[Any],
+        sites: Sequence[Any],
+        mobile: int,
+    ) -> MobileResult:
+        """Emerging hotspots in the counted events (the last ``_RECENT_DAYS`` local days against
+        the ``window_days`` before them, on the forecast's grid) and the lamp posts where
+        ``mobile`` cameras would see most of their excess events not seen by fixed cameras."""
+        from safecity.analytics import coverage as cv
+        from safecity.analytics.emerging import emerging_hotspots
+
+        s = self.settings
+        day = self.today()
+        w = self._window(day, s.window_days + _RECENT_DAYS)
+        found = emerging_hotspots(w.counts, recent_days=_RECENT_DAYS, baseline_days=s.window_days)
+        x, y = w.frame.forward(*lonlat)
+        cell_of_sample = w.grid.cell_index(x, y)
+        excess = found.excess
+        hotspots = {int(c): float(e) for c, e in zip(found.cells, excess, strict=True)}
+        # Where inside those cells their recent events fell.
+        recent_from = (w.counts.start + w.counts.n_days - _RECENT_DAYS) * 86_400
+        in_hotspot = np.isin(w.grid.cell_index(w.x, w.y), found.cells) & (w.local >= recent_from)
+        recent = [
+            (loc.lon, loc.lat)
+            for e, keep in zip(w.events, in_hotspot.tolist(), strict=True)
+            if keep and (loc := e.event.location) is not None
+        ]
+        plan = cv.place_mobile(
+            model,
+            sites,
+            hotspots,
+            cell_of_sample,
+            mobile=mobile,
+            existing=cameras,
+            within=cv.event_density(model, recent),
+        )
+        total = plan.excess or 1.0
+        centres = w.grid.centres()
+        raster = w.grid.raster_of_cell
+        features = [
+            EmergingFeature(
+                geometry=PolygonGeometry(
+                    coordinates=[_square(centres[c], w.grid.cell_size, w.frame)]
+                ),
+                properties=EmergingProperties(
+                    cell=int(raster[c]),
+                    recent=int(found.recent[i]),
+                    expected=round(float(found.expected[i]), 6),
+                    ratio=round(float(found.ratio[i]), 4),
+                    excess=round(float(excess[i]), 6),
+                    q=float(found.q[i]),
+                    area=self._area_at(centres[c], w.frame),
+                ),
+            )
+            for i, c in enumerate(found.cells.tolist()[:_EMERGING_LISTED])
+        ]
+        return MobileResult(
+            recent_days=found.recent_days,
+            baseline_days=found.baseline_days,
+            window_end=day - timedelta(days=1),
+            cells_tested=found.tested,
+            hotspots=EmergingCollection(features=features),
+            sites=[
+                MobileSiteResult(
+                    id=site.id,
+                    lon=site.lon,
+                    lat=site.lat,
+                    excess=site.excess,
+                    share=round(site.excess / total, 6),
+                    cells=[int(raster[c]) for c, _ in site.cells],
+                )
+                for site in plan.sites
+            ],
+            excess=plan.excess,
+            fixed_share=round(plan.fixed_share, 6),
+            covered_share=round(plan.covered_share, 6),
+            reason=found.reason or plan.reason,
         )
 
     def _buildings_in(
@@ -991,18 +1175,18 @@ class ForecastService:
                 return found, name
         return [], None
 
-    def _risk_weights(self, model: Any) -> tuple[np.ndarray | None, date | None]:
+    def _risk_weights(
+        self, lonlat: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray | None, date | None]:
         raw = self._store.latest_forecast()
-        if raw is None or not len(model.samples):
+        lon, lat = lonlat
+        if raw is None or not len(lon):
             return None, None
         doc = json.loads(raw)
         g = doc["forecast"]["grid"]
         risk = {int(c): float(r) for c, r in doc.get("risk", [])}
         if not risk:
             return None, None
-        pts = [model.to_lonlat(float(x), float(y)) for x, y in model.samples]
-        lon = np.asarray([p[0] for p in pts], dtype=np.float64)
-        lat = np.asarray([p[1] for p in pts], dtype=np.float64)
         x, y = _Frame(float(g["lon0"]), float(g["lat0"])).forward(lon, lat)
         col = np.floor((x - g["x0"]) / g["cell_m"]).astype(np.int64)
         row = np.floor((y - g["y0"]) / g["cell_m"]).astype(np.int64)
@@ -1025,15 +1209,10 @@ def _features(
     """The listed cells as GeoJSON squares in lon/lat, highest risk first."""
     features: list[dict[str, Any]] = []
     centres = grid.centres()
-    half = grid.cell_size / 2
     for rank, c in enumerate(order.tolist(), start=1):
         if risk[c] <= 0:
             break
-        cx, cy = float(centres[c, 0]), float(centres[c, 1])
-        rx = np.asarray([cx - half, cx + half, cx + half, cx - half, cx - half])
-        ry = np.asarray([cy - half, cy - half, cy + half, cy + half, cy - half])
-        rlon, rlat = frame.back(rx, ry)
-        ring = [(round(float(a), 7), round(float(b), 7)) for a, b in zip(rlon, rlat, strict=True)]
+        ring = _square(centres[c], grid.cell_size, frame)
         features.append(
             {
                 "type": "Feature",
@@ -1048,6 +1227,16 @@ def _features(
             }
         )
     return features
+
+
+def _square(centre: np.ndarray, side: float, frame: _Frame) -> list[tuple[float, float]]:
+    """The ring of the cell with this metric centre, in lon/lat."""
+    cx, cy = float(centre[0]), float(centre[1])
+    half = side / 2
+    rx = np.asarray([cx - half, cx + half, cx + half, cx - half, cx - half])
+    ry = np.asarray([cy - half, cy - half, cy + half, cy + half, cy - half])
+    rlon, rlat = frame.back(rx, ry)
+    return [(round(float(a), 7), round(float(b), 7)) for a, b in zip(rlon, rlat, strict=True)]
 
 
 def _finite(value: float) -> float:

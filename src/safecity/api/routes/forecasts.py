@@ -91,8 +91,21 @@ async def coverage(
         PlacementMethod,
         Query(description="greedy (always given) or exact (CP-SAT, 10 s limit) as well"),
     ] = "greedy",
+    mobile: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=5,
+            description="Mobile cameras to place on emerging hotspots (0: no mobile section)",
+        ),
+    ] = 1,
 ) -> Any:
     """Study area: the extent of the registered cameras and lamp posts; buildings from the
     packaged basemap cast shadows. Sample points weigh the latest published forecast's risk of
-    their cell (uniform when there is none)."""
-    return await _forecasts(svc).coverage(caller, k=k, method=method)
+    their cell (uniform when there is none).
+
+    The `mobile` section lists the emerging hotspots (cells whose last 28 days are far above
+    their own long-run rate: one-sided Poisson test, Benjamini-Hochberg q < 0.05, at least 3
+    recent events) and the lamp posts where `mobile` cameras would see most of their excess
+    events not already seen by a fixed camera. Cells only: nothing about people."""
+    return await _forecasts(svc).coverage(caller, k=k, method=method, mobile=mobile)
