@@ -392,7 +392,7 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
     )
     config = correlation_config(settings)
     correlator = Correlator(config, clock)
-    sensors = SensorRegistry(store, audit)
+    sensors = SensorRegistry(store, audit, clock)
     incidents = IncidentService(
         store, bus, clock, audit, priority=config.priority, areas=config.areas
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from browser_support import LiveServer, offline_requests
@@ -190,7 +190,9 @@ def test_sensor_health_shows_faulty_and_silent_devices(server: LiveServer, page:
         "public": True,
     }
     quiet = {**lamp, "id": "lamp-18", "name": "Street lamp 18"}
-    for body in (lamp, quiet):
+    meter = {**lamp, "id": "noise-4", "name": "Noise meter 4", "kind": "noise"}
+    heard = {**lamp, "id": "noise-5", "name": "Noise meter 5", "kind": "noise"}
+    for body in (lamp, quiet, meter, heard):
         assert server.put(f"/v1/sensors/{body['id']}", body, "feeds").status_code == 200
     fault = now_event(
         "lamp.fault",
@@ -198,9 +200,37 @@ def test_sensor_health_shows_faulty_and_silent_devices(server: LiveServer, page:
         data={"lamp_id": "lamp-17", "fault": "lamp_out"},
     )
     assert server.post("/v1/events", fault).status_code == 202
+    # Heard yesterday, through a gateway naming it in its payload: silent, with its last event.
+    yesterday = raw_event(
+        "noise.level",
+        at=datetime.now(UTC) - timedelta(days=1),
+        source="urn:test:noise-gateway",
+        data={"sensor_id": "noise-4", "laeq_db": 58.0},
+    )
+    assert server.post("/v1/events", yesterday).status_code == 202
+    just_now = now_event(
+        "noise.level", source="urn:test:noise:noise-5", data={"sensor_id": "x", "laeq_db": 60.0}
+    )
+    assert server.post("/v1/events", just_now).status_code == 202
     sign_in(page, server, "op-police")
     page.get_by_role("button", name="Sensor health").click()
     table = page.locator("#sensors-table")
     expect(table.locator("tr", has_text="Street lamp 17")).to_contain_text("faulty: lamp_out")
     expect(table.locator("tr", has_text="Street lamp 18")).to_contain_text("no event in")
-    expect(page.locator("#sensors-summary")).to_contain_text("1 faulty")
+    yesterday_row = table.locator("tr", has_text="Noise meter 4")
+    expect(yesterday_row.locator("td.silent")).to_contain_text("noise.level")
+    expect(table.locator("tr", has_text="Noise meter 5").locator("td").last).not_to_have_class(
+        "silent"
+    )
+    summary = page.locator("#sensors-summary")
+    expect(summary).to_contain_text(
+        "4 registered · 1 faulty · 1 heard in the last 60 min · 2 silent"
+    )
+    # Rows come faulty first, then silent (never heard first), then heard.
+    expect(table.locator("tbody th")).to_contain_text(
+        ["Street lamp 17", "Street lamp 18", "Noise meter 4", "Noise meter 5"]
+    )
+    # A longer window hears yesterday's meter.
+    page.get_by_label("Silent after (minutes)").fill("1500")
+    page.get_by_role("button", name="Refresh").click()
+    expect(summary).to_contain_text("2 heard in the last 1500 min · 1 silent")

@@ -16,6 +16,13 @@ from typing import Any
 import pytest
 
 from safecity.core.clock import ManualClock
+from safecity.core.device_health import (
+    DeviceHealth,
+    DeviceHealthCounts,
+    DeviceHealthPage,
+    DeviceHealthQuery,
+    DeviceState,
+)
 from safecity.core.errors import Conflict, NotFound
 from safecity.core.events import Event, parse_event
 from safecity.core.geo import BBox, Location
@@ -834,6 +841,273 @@ def test_delete_sensor(store: Store) -> None:
     assert store.delete_sensor("cam-1") is True
     assert store.get_sensor("cam-1") is None
     assert store.delete_sensor("cam-1") is False
+
+
+# --- device health ------------------------------------------------------------------------------
+
+NOW = T0 + timedelta(minutes=30)
+LAMP = "urn:city:lamps:lamp-17"
+FAULTY, SILENT, HEARD = DeviceState.FAULTY, DeviceState.SILENT, DeviceState.HEARD
+
+
+def device_event(
+    event_id: str, type_: str, data: dict[str, Any], *, source: str = LAMP, minute: float = 0
+) -> Event:
+    return make_event(
+        event_id, type_=type_, source=source, data=data, at=T0 + timedelta(minutes=minute)
+    )
+
+
+def lamp_fault(event_id: str, minute: float = 0, **data: Any) -> Event:
+    return device_event(
+        event_id, "lamp.fault", {"lamp_id": "lamp-17", "fault": "lamp_out", **data}, minute=minute
+    )
+
+
+def light_level(event_id: str, minute: float = 0) -> Event:
+    return device_event(
+        event_id, "lamp.light_level", {"lamp_id": "lamp-17", "level_pct": 80}, minute=minute
+    )
+
+
+def noise_at(event_id: str, minute: float, *, source: str = NOISE, sensor: str = "n1") -> Event:
+    return device_event(
+        event_id, "noise.level", {"sensor_id": sensor, "laeq_db": 60}, source=source, minute=minute
+    )
+
+
+def health(store: Store, *, silent_after_min: int = 60, **query: Any) -> DeviceHealthPage:
+    return store.device_health(
+        DeviceHealthQuery(silent_before=NOW - timedelta(minutes=silent_after_min), **query)
+    )
+
+
+def row(store: Store, sensor_id: str) -> DeviceHealth:
+    (found,) = [r for r in health(store).items if r.sensor_id == sensor_id]
+    return found
+
+
+def test_each_device_is_matched_by_its_source_its_parts_or_its_payload(store: Store) -> None:
+    for sensor_id in ("urn:city:gate:7", "cam-9", "noise-n1", "meter-4", "quiet-1", "old-1"):
+        store.upsert_sensor(make_sensor(sensor_id))
+    store.append_events(
+        [
+            # the source itself, its last segment, its last two URN segments, data.sensor_id
+            noise_at("a", 20, source="urn:city:gate:7", sensor="x"),
+            make_event("b", source="https://nvr.example/cams/cam-9", at=T0 + timedelta(minutes=5)),
+            noise_at("c", 25),
+            noise_at("d", 29, source="urn:city:noise-gateway", sensor="meter-4"),
+            # heard, but before the window: silent, with its last event
+            noise_at("e", -90, source="urn:city:meters:old-1", sensor="x"),
+            # an unregistered device is not listed
+            noise_at("f", 29, source="urn:city:meters:stranger", sensor="stranger"),
+        ],
+        RECEIVED,
+    )
+    page = health(store)
+    assert page.counts == DeviceHealthCounts(registered=6, faulty=0, silent=2, heard=4)
+    assert [(r.sensor_id, r.state, r.last_event_type) for r in page.items] == [
+        ("quiet-1", SILENT, None),  # never heard: first among the silent
+        ("old-1", SILENT, "noise.level"),
+        ("cam-9", HEARD, "camera.fire_smoke"),
+        ("meter-4", HEARD, "noise.level"),
+        ("noise-n1", HEARD, "noise.level"),
+        ("urn:city:gate:7", HEARD, "noise.level"),
+    ]
+    by_id = {r.sensor_id: r for r in page.items}
+    assert by_id["quiet-1"].last_event_at is None
+    assert by_id["old-1"].last_event_at == T0 - timedelta(minutes=90)
+    assert by_id["cam-9"].last_event_at == T0 + timedelta(minutes=5)
+    assert by_id["cam-9"] == DeviceHealth(
+        sensor_id="cam-9",
+        name="Dam square north",
+        kind="camera",
+        owner_agency="police",
+        status="active",
+        state=HEARD,
+        last_event_at=T0 + timedelta(minutes=5),
+        last_event_type="camera.fire_smoke",
+    )
+    # The window decides: 20 minutes back, the camera heard at minute 5 is silent.
+    assert health(store, silent_after_min=20).counts.silent == 3
+
+
+def test_a_device_registered_after_it_started_sending_is_matched(store: Store) -> None:
+    store.append_events([noise_at("a", 10)], RECEIVED)
+    store.upsert_sensor(make_sensor("n1", kind=SensorKind.NOISE))
+    assert row(store, "n1").last_event_at == T0 + timedelta(minutes=10)
+
+
+def test_a_reported_fault_holds_until_the_device_reports_it_works(store: Store) -> None:
+    store.upsert_sensor(make_sensor("lamp-17", kind=SensorKind.LAMPPOST))
+    store.upsert_sensor(make_sensor("b-1", kind=SensorKind.BOLLARD))
+    store.append_events([lamp_fault("f1", minute=1)], RECEIVED)
+    lamp = row(store, "lamp-17")
+    assert (lamp.state, lamp.fault, lamp.fault_reported_at) == (
+        FAULTY,
+        "lamp_out",
+        T0 + timedelta(minutes=1),
+    )
+    assert lamp.last_event_type == "lamp.fault"  # heard, but the fault wins
+    store.append_events([light_level("l1", minute=2)], RECEIVED)
+    assert (row(store, "lamp-17").state, row(store, "lamp-17").fault) == (HEARD, None)
+    store.append_events([lamp_fault("f2", minute=3, fault="tilt")], RECEIVED)
+    assert row(store, "lamp-17").fault == "tilt"
+    store.append_events([lamp_fault("f3", minute=4, fault="tilt", cleared=True)], RECEIVED)
+    assert (row(store, "lamp-17").state, row(store, "lamp-17").fault) == (HEARD, None)
+
+    def bollard(event_id: str, state: str, minute: float) -> Event:
+        return device_event(
+            event_id,
+            "access.bollard_state",
+            {"bollard_id": "b-1", "state": state},
+            source="urn:city:bollards:gateway",
+            minute=minute,
+        )
+
+    store.append_events([bollard("b1", "fault", 5)], RECEIVED)
+    assert (row(store, "b-1").state, row(store, "b-1").fault) == (FAULTY, "bollard fault")
+    # Forwarded by its gateway: the bollard itself was heard.
+    assert row(store, "b-1").last_event_at == T0 + timedelta(minutes=5)
+    store.append_events([bollard("b2", "up", 6)], RECEIVED)
+    assert (row(store, "b-1").state, row(store, "b-1").fault) == (HEARD, None)
+
+
+def test_a_fault_names_its_device_by_the_same_rule_as_a_source(store: Store) -> None:
+    # An NGSI-LD broker forwards every lamp's reports under its own source.
+    store.upsert_sensor(make_sensor("lamp-17", kind=SensorKind.LAMPPOST))
+    store.append_events(
+        [
+            device_event(
+                "f",
+                "lamp.fault",
+                {"lamp_id": "urn:ngsi-ld:Streetlight:lamp-17", "fault": "power"},
+                source="urn:city:ngsi-ld",
+            )
+        ],
+        RECEIVED,
+    )
+    lamp = row(store, "lamp-17")
+    assert (lamp.state, lamp.fault, lamp.last_event_at) == (FAULTY, "power", T0)
+
+
+def test_a_device_not_active_in_the_register_is_faulty(store: Store) -> None:
+    store.upsert_sensor(make_sensor("n1", kind=SensorKind.NOISE, status="maintenance"))
+    store.append_events([noise_at("a", 29)], RECEIVED)
+    n1 = row(store, "n1")
+    assert (n1.state, n1.fault, n1.fault_reported_at) == (FAULTY, "register: maintenance", None)
+    assert n1.last_event_at == T0 + timedelta(minutes=29)
+
+
+def test_a_duplicate_tells_nothing_new(store: Store) -> None:
+    store.upsert_sensor(make_sensor("lamp-17", kind=SensorKind.LAMPPOST))
+    store.upsert_sensor(make_sensor("n1", kind=SensorKind.NOISE))
+    store.append_events([light_level("l1", minute=1), noise_at("n", 1)], RECEIVED)
+    # The same (source, id) again, claiming a later time and a fault: stored once, so ignored;
+    # the new event beside it counts.
+    results = store.append_events(
+        [lamp_fault("l1", minute=9), noise_at("n", 9), noise_at("n2", 5)], RECEIVED
+    )
+    assert [r.duplicate for r in results] == [True, True, False]
+    lamp = row(store, "lamp-17")
+    assert (lamp.state, lamp.fault, lamp.last_event_at) == (HEARD, None, T0 + timedelta(minutes=1))
+    assert row(store, "n1").last_event_at == T0 + timedelta(minutes=5)
+    # A repeat inside one batch is stored once, as its first occurrence.
+    store.append_events([noise_at("r", 6), noise_at("r", 8)], RECEIVED)
+    assert row(store, "n1").last_event_at == T0 + timedelta(minutes=6)
+
+
+def test_a_late_event_never_moves_health_backwards(store: Store) -> None:
+    store.upsert_sensor(make_sensor("lamp-17", kind=SensorKind.LAMPPOST))
+    store.append_events([light_level("new", minute=10)], RECEIVED)
+    store.append_events([lamp_fault("old", minute=2)], RECEIVED)
+    lamp = row(store, "lamp-17")
+    assert (lamp.last_event_at, lamp.last_event_type) == (
+        T0 + timedelta(minutes=10),
+        "lamp.light_level",
+    )
+    assert (lamp.state, lamp.fault, lamp.fault_reported_at) == (
+        HEARD,
+        None,
+        T0 + timedelta(minutes=10),
+    )
+    # Inside one batch too, and a late clearing does not clear a newer fault.
+    store.append_events(
+        [lamp_fault("f", minute=12), lamp_fault("c", minute=11, cleared=True)], RECEIVED
+    )
+    lamp = row(store, "lamp-17")
+    assert (lamp.fault, lamp.last_event_at) == ("lamp_out", T0 + timedelta(minutes=12))
+
+
+def test_device_health_filters_orders_and_pages(store: Store) -> None:
+    for sensor_id, kind, owner, status in (
+        ("cam-1", SensorKind.CAMERA, "police", "active"),
+        ("cam-2", SensorKind.CAMERA, "police", "retired"),
+        ("lamp-17", SensorKind.LAMPPOST, "city", "active"),
+        ("n-a", SensorKind.NOISE, "city", "active"),
+        ("n-b", SensorKind.NOISE, "city", "active"),
+        ("n-c", SensorKind.NOISE, "city", "active"),
+        ("n-d", SensorKind.NOISE, "city", "active"),
+    ):
+        store.upsert_sensor(make_sensor(sensor_id, kind=kind, owner_agency=owner, status=status))
+    store.append_events(
+        [
+            lamp_fault("f"),
+            noise_at("a", -100, source="urn:city:noise:n-a", sensor="x"),
+            noise_at("b", -200, source="urn:city:noise:n-b", sensor="x"),
+            noise_at("c", 10, source="urn:city:noise:n-c", sensor="x"),
+            make_event("cam", at=T0 + timedelta(minutes=10)),  # cam-1
+        ],
+        RECEIVED,
+    )
+
+    def ids(**query: Any) -> list[str]:
+        return [r.sensor_id for r in health(store, **query).items]
+
+    assert ids() == ["cam-2", "lamp-17", "n-d", "n-b", "n-a", "cam-1", "n-c"]
+    assert ids(state=SILENT) == ["n-d", "n-b", "n-a"]
+    assert ids(state=FAULTY) == ["cam-2", "lamp-17"]
+    assert ids(state=HEARD, kind="noise") == ["n-c"]
+    assert ids(owner_agency="police") == ["cam-2", "cam-1"]
+    assert ids(limit=2, offset=3) == ["n-b", "n-a"]
+    assert ids(state=SILENT, limit=2, offset=2) == ["n-a"]
+    assert ids(limit=0) == []
+    # Counts follow kind and agency, never the state or the page.
+    assert health(store, kind="noise", state=HEARD, limit=1).counts == DeviceHealthCounts(
+        registered=4, faulty=0, silent=3, heard=1
+    )
+    assert health(store, owner_agency="city").counts == DeviceHealthCounts(
+        registered=5, faulty=1, silent=3, heard=1
+    )
+    assert health(store, kind="traffic").counts == DeviceHealthCounts()
+
+
+@pytest.mark.sqlite_only
+def test_device_health_is_written_with_the_events_or_not_at_all(store: Store) -> None:
+    store.upsert_sensor(make_sensor("n1", kind=SensorKind.NOISE))
+    with raw_sqlite(store) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse_health BEFORE INSERT ON device_health "
+            "WHEN NEW.device_id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="boom"):
+        store.append_events([noise_at("a", 1), noise_at("b", 2, sensor="boom")], RECEIVED)
+    assert store.count_events() == 0
+    assert row(store, "n1").last_event_at is None
+
+
+@pytest.mark.sqlite_only
+def test_device_health_keeps_one_row_per_plausible_key(store: Store) -> None:
+    events = [noise_at(f"e{i}", i % 30, sensor=f"s-{i % 3}") for i in range(300)]
+    long_source = "urn:city:" + "x" * 300 + ":meter-9"
+    events.append(noise_at("odd", 1, source=long_source, sensor="has space"))
+    store.append_events(events, RECEIVED)
+    with raw_sqlite(store) as conn:
+        keys = sorted(k for (k,) in conn.execute("SELECT device_id FROM device_health"))
+    # One row per key, not per event: the source, its last segment, its last two segments and
+    # three sensor ids. Of the odd event only its last segment could be a register id (not the
+    # long source, nor its long last two segments, nor "has space").
+    assert keys == sorted([NOISE, "n1", "noise-n1", "s-0", "s-1", "s-2", "meter-9"])
 
 
 # --- identity -----------------------------------------------------------------------------------

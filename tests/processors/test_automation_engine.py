@@ -697,6 +697,18 @@ def test_templates_render_whitelisted_values_only() -> None:
             ["either radius_m or device_ids"],
         ),
         (
+            {"actions": [{"kind": "raise_bollards", "radius_m": 50, "confirm_within_s": 0}]},
+            ["actions.0.raise_bollards.confirm_within_s", "greater than or equal to 1"],
+        ),
+        (
+            {"actions": [{"kind": "raise_bollards", "radius_m": 50, "confirm_within_s": 3601}]},
+            ["actions.0.raise_bollards.confirm_within_s", "less than or equal to 3600"],
+        ),
+        (
+            {"actions": [{"kind": "raise_bollards", "radius_m": 50, "confirm": "later"}]},
+            ["actions.0.raise_bollards.confirm"],
+        ),
+        (
             {"actions": [{"kind": "notify", "agencies": ["*", "helsinki-police"], "message": "x"}]},
             ["actions.0.notify.agencies", "'*' means every agency"],
         ),
@@ -874,6 +886,23 @@ def test_an_action_that_needs_a_place_keeps_the_rule_from_firing_without_one() -
     # Bollards named by id need no place.
     by_id = rule(actions=[{"kind": "raise_bollards", "device_ids": ["b-1"]}])
     assert one(engine(by_id).evaluate_event(event("gunshot.located", lon=None, lat=None))).fired
+
+
+def test_raising_bollards_is_planned_as_a_proposal_unless_the_rule_says_otherwise() -> None:
+    default = rule(actions=[{"kind": "raise_bollards", "radius_m": 100}])
+    (planned,) = one(engine(default).evaluate_event(event("gunshot.located"))).actions
+    assert isinstance(planned, PlannedRaiseBollards)
+    assert (planned.confirm, planned.confirm_within_s) == (True, 120)
+    at_once = rule(
+        actions=[
+            {"kind": "raise_bollards", "device_ids": ["b-1"], "confirm": False},
+        ]
+    )
+    (planned,) = one(engine(at_once).evaluate_event(event("gunshot.located"))).actions
+    assert isinstance(planned, PlannedRaiseBollards) and planned.confirm is False
+    quick = rule(actions=[{"kind": "raise_bollards", "radius_m": 50, "confirm_within_s": 30}])
+    (planned,) = one(engine(quick).evaluate_event(event("gunshot.located"))).actions
+    assert isinstance(planned, PlannedRaiseBollards) and planned.confirm_within_s == 30
 
 
 # --- examples and docs -------------------------------------------------------------------------

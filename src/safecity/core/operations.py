@@ -1,5 +1,5 @@
 """Operations records: responder units and their shifts, dispatch decisions, channel messages,
-automation traces and public-warning drafts.
+automation traces, public-warning drafts and command proposals awaiting a person.
 
 Units are resources, not people: a unit has a call sign, capabilities and a status, never the
 names of the officers in it.
@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from safecity.core.actuators import CommandName
 from safecity.core.geo import Location
 from safecity.core.payloads import UnitState
 
@@ -226,3 +227,62 @@ class AlertDraft(BaseModel):
     decided_at: datetime | None = None
     decision_reason: str | None = None
     version: int = Field(default=1, ge=1)
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class DeviceOutcome(BaseModel):
+    """What one device answered to a confirmed proposal's command."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device_id: str
+    outcome: str = Field(
+        description="acknowledged, refused, timeout or unreachable (as the actuator service "
+        "reports), or failed when the command could not be sent at all"
+    )
+    detail: str = ""
+    command_id: str | None = None
+    answered_at: datetime | None = None
+
+
+class CommandProposal(BaseModel):
+    """A street command an automation rule wants, waiting for a person: nothing is sent until
+    someone confirms it before ``expires_at``. A pending proposal read at or after
+    ``expires_at`` reads as expired (:meth:`as_of`); there is no timer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    rule_id: str
+    rule_name: str = ""
+    incident_id: str | None = None
+    event_source: str | None = None
+    event_id: str | None = None
+    device_ids: tuple[str, ...] = Field(
+        min_length=1, description="Resolved when the rule fired (by radius or by id)"
+    )
+    command: CommandName
+    value: int | str
+    reason: str = Field(description="Why the rule fired: its trace's reason")
+    created_at: datetime
+    expires_at: datetime
+    status: ProposalStatus = ProposalStatus.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    outcomes: tuple[DeviceOutcome, ...] = Field(
+        default=(), description="Per device, once confirmed and sent"
+    )
+    version: int = Field(default=1, ge=1)
+
+    def as_of(self, now: datetime) -> CommandProposal:
+        """The proposal as it stands at ``now``: pending past its deadline reads as expired."""
+        if self.status is ProposalStatus.PENDING and now >= self.expires_at:
+            return self.model_copy(update={"status": ProposalStatus.EXPIRED})
+        return self

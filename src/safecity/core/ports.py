@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
+from safecity.core.device_health import DeviceHealthPage, DeviceHealthQuery
 from safecity.core.events import Event
 from safecity.core.identity import Agency, ApiToken, User
 from safecity.core.incidents import Incident, IncidentWrite, TimelineEntry
@@ -18,6 +19,7 @@ from safecity.core.operations import (
     AutomationTraceRecord,
     Channel,
     ChannelMessage,
+    CommandProposal,
     DispatchDecision,
     Unit,
     UnitLogEntry,
@@ -36,7 +38,11 @@ from safecity.core.registry import Sensor
 class EventRepository(Protocol):
     def append_events(self, events: Sequence[Event], received_at: datetime) -> list[AppendResult]:
         """Store events atomically (all or none). A (source, id) already stored is not stored
-        again: its result says ``duplicate=True`` with the original sequence number."""
+        again: its result says ``duplicate=True`` with the original sequence number.
+
+        In the same transaction, the events stored now (never duplicates) update device health
+        (``core.device_health.health_changes``): per key, the newest event by event time and
+        the newest fault report, neither moved backwards by an event that arrives late."""
         ...
 
     def get_event(self, source: str, event_id: str) -> StoredEvent | None: ...
@@ -111,6 +117,12 @@ class SensorRepository(Protocol):
 
     def delete_sensor(self, sensor_id: str) -> bool: ...
 
+    def device_health(self, query: DeviceHealthQuery) -> DeviceHealthPage:
+        """Every registered device (filtered by kind and owner agency) joined to the health its
+        events left at ingest: counts per state, and the page of rows, faulty first, then
+        silent (never heard first, then the longest silent), then heard, by id within each."""
+        ...
+
 
 class IdentityRepository(Protocol):
     def add_agency(self, agency: Agency) -> None: ...
@@ -154,7 +166,8 @@ class AuditRepository(Protocol):
 
 
 class OperationsRepository(Protocol):
-    """Units, dispatch decisions, channels, automation traces and alert drafts."""
+    """Units, dispatch decisions, channels, automation traces, alert drafts and command
+    proposals."""
 
     def save_unit(
         self, unit: Unit, *, expected_version: int | None, log: UnitLogEntry | None = None
@@ -241,6 +254,28 @@ class OperationsRepository(Protocol):
 
     def list_alert_drafts(self, *, status: str | None = None, limit: int = 200) -> list[AlertDraft]:
         """Newest first."""
+        ...
+
+    def save_command_proposal(
+        self, proposal: CommandProposal, *, expected_version: int | None
+    ) -> None:
+        """Insert (``expected_version`` None) or replace at that version; :class:`Conflict`
+        when the version moved on (someone else decided first) or the id exists already."""
+        ...
+
+    def get_command_proposal(self, proposal_id: str, *, now: datetime) -> CommandProposal | None:
+        """The proposal as it stands at ``now`` (pending past ``expires_at`` reads expired)."""
+        ...
+
+    def list_command_proposals(
+        self,
+        *,
+        now: datetime,
+        status: str | None = None,
+        incident_id: str | None = None,
+        limit: int = 200,
+    ) -> list[CommandProposal]:
+        """Newest first, each as it stands at ``now``; ``status`` filters on that status."""
         ...
 
 

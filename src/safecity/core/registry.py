@@ -10,8 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from safecity.core.geo import Location
 
+#: What a register id (and an owner agency id) may look like.
+IDENT_PATTERN = r"^[A-Za-z0-9._:/@-]+$"
+IDENT_MAX_LENGTH = 200
+
 Ident = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:/@-]+$")
+    str, StringConstraints(min_length=1, max_length=IDENT_MAX_LENGTH, pattern=IDENT_PATTERN)
 ]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 

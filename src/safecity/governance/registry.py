@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
+from safecity.core.clock import Clock
+from safecity.core.device_health import DeviceHealthPage, DeviceHealthQuery, DeviceState
 from safecity.core.errors import NotFound
 from safecity.core.identity import Permission, Principal
 from safecity.core.ports import Store
@@ -13,9 +16,10 @@ from safecity.governance.audit import AuditLog
 
 
 class SensorRegistry:
-    def __init__(self, store: Store, audit: AuditLog) -> None:
+    def __init__(self, store: Store, audit: AuditLog, clock: Clock) -> None:
         self._store = store
         self._audit = audit
+        self._clock = clock
 
     async def upsert(self, principal: Principal, sensor: Sensor) -> Sensor:
         require(principal, Permission.SENSORS_WRITE)
@@ -54,6 +58,48 @@ class SensorRegistry:
                 kind=kind, owner_agency=owner_agency, limit=limit, offset=offset
             )
         )
+
+    async def health(
+        self,
+        principal: Principal,
+        *,
+        silent_after_min: int = 60,
+        kind: str | None = None,
+        owner_agency: str | None = None,
+        state: DeviceState | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> tuple[datetime, DeviceHealthPage]:
+        """Registered devices with what their events say: faulty (a reported fault, or not
+        active in the register), silent (no event in the ``silent_after_min`` minutes before
+        now, by this service's clock) or heard. Returns that now and the page. The answer
+        tells when devices last sent events, so the read is audited like an event read."""
+        require(principal, Permission.SENSORS_READ)
+        now = self._clock.now()
+        query = DeviceHealthQuery(
+            silent_before=now - timedelta(minutes=silent_after_min),
+            kind=kind,
+            owner_agency=owner_agency,
+            state=state,
+            limit=limit,
+            offset=offset,
+        )
+        page = await asyncio.to_thread(self._store.device_health, query)
+        await asyncio.to_thread(
+            self._audit.record,
+            principal,
+            "sensors.health",
+            "sensor",
+            None,
+            details={
+                "silent_after_min": silent_after_min,
+                "kind": kind,
+                "owner_agency": owner_agency,
+                "state": state.value if state else None,
+                "count": len(page.items),
+            },
+        )
+        return now, page
 
     async def delete(self, principal: Principal, sensor_id: str) -> None:
         require(principal, Permission.SENSORS_WRITE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from safecity.core.actuators import (
     ALLOWED,
@@ -34,8 +35,16 @@ class ActuatorService:
         self.channels: list[ActuatorChannel] = []
 
     async def send(
-        self, principal: Principal, device_id: str, command: CommandName, value: object
+        self,
+        principal: Principal,
+        device_id: str,
+        command: CommandName,
+        value: object,
+        *,
+        context: Mapping[str, str] | None = None,
     ) -> CommandResult:
+        """``context`` goes into the audit record beside the person: e.g. the automation rule
+        and proposal a person's confirmation carries out."""
         require(principal, Permission.ACTUATORS_COMMAND)
         sensor = await asyncio.to_thread(self._store.get_sensor, device_id)
         if sensor is None:
@@ -74,6 +83,7 @@ class ActuatorService:
             device_id,
             outcome=result.outcome.value,
             details={
+                **(context or {}),
                 "command_id": order.id,
                 "command": command.value,
                 "value": checked,

@@ -2,7 +2,9 @@
 out, and every evaluation traced (why a rule fired, or why not, and what each action did).
 
 What the actions may do is bounded on purpose: lamps and bollards are commanded through the
-same audited actuator path a person uses (the audit names the rule); agencies are notified in
+same audited actuator path a person uses (the audit names the rule); raising bollards is by
+default only *proposed*, and a person confirms (the commands then go out as that person's, the
+audit naming the rule too) or declines before it expires; agencies are notified in
 the incident's shared channel; a public CAP warning is only ever *drafted* here, and a person
 approves or rejects it; a webhook is called by the name of a configured outbound webhook,
 never by a URL from a payload. Rules never dispatch units.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
@@ -21,14 +23,21 @@ import orjson
 
 from safecity.core.actuators import CommandName, CommandOutcome
 from safecity.core.clock import Clock
-from safecity.core.errors import Conflict, NotFound
+from safecity.core.errors import Conflict, InvalidInput, NotFound
 from safecity.core.events import Event, parse_event
 from safecity.core.geo import haversine_m
 from safecity.core.identity import Permission, Principal, Role
 from safecity.core.ids import new_id
 from safecity.core.incidents import Incident
 from safecity.core.messages import decode_incident_change
-from safecity.core.operations import AlertDraft, AutomationTraceRecord, DraftStatus
+from safecity.core.operations import (
+    AlertDraft,
+    AutomationTraceRecord,
+    CommandProposal,
+    DeviceOutcome,
+    DraftStatus,
+    ProposalStatus,
+)
 from safecity.core.ports import BusMessage, EventBus, Store, Subscription
 from safecity.core.registry import SensorKind
 from safecity.governance.access import require
@@ -53,6 +62,8 @@ log = logging.getLogger(__name__)
 #: Subject prefix for webhook calls; a ``webhook_out`` instance named N receives
 #: ``automations.webhook.N``.
 WEBHOOK_SUBJECT = "automations.webhook"
+#: Subject prefix for command proposals: ``proposals.proposed|confirmed|declined``.
+PROPOSAL_SUBJECT = "proposals"
 
 
 class Notifier(Protocol):
@@ -170,13 +181,15 @@ class AutomationService:
                 self.fired += 1
                 # One after another: a rule's actions run in the order it lists them.
                 results.extend([await self._execute(trace, action) for action in trace.actions])
+            # A proposal is part of why nothing moved yet: the trace says so.
+            proposed = [str(r["detail"]) for r in results if r.get("outcome") == "proposed"]
             records.append(
                 AutomationTraceRecord(
                     id=new_id("atr", trace.evaluated_at),
                     at=trace.evaluated_at,
                     rule_id=trace.rule_id,
                     fired=trace.fired,
-                    reason=trace.reason,
+                    reason="; ".join([trace.reason, *proposed]),
                     trigger=trace.trigger.model_dump(mode="json"),
                     incident_id=trace.trigger.incident_id
                     or (incident.id if incident is not None else None),
@@ -207,6 +220,8 @@ class AutomationService:
             if isinstance(action, PlannedBrightenLamps):
                 return await self._lamps(principal, action)
             if isinstance(action, PlannedRaiseBollards):
+                if action.confirm:
+                    return await self._propose_bollards(trace, action)
                 return await self._bollards(principal, action)
             if isinstance(action, PlannedNotify):
                 return await self._notify(action)
@@ -255,13 +270,17 @@ class AutomationService:
             "until": action.until.isoformat(),
         }
 
-    async def _bollards(self, principal: Principal, action: PlannedRaiseBollards) -> dict[str, Any]:
+    async def _bollard_ids(self, action: PlannedRaiseBollards) -> list[str]:
         devices = list(action.device_ids)
         if action.lon is not None and action.lat is not None and action.radius_m is not None:
             devices += await self._devices_near(
                 SensorKind.BOLLARD, action.lon, action.lat, action.radius_m
             )
-        devices = sorted(set(devices))
+        return sorted(set(devices))
+
+    async def _bollards(self, principal: Principal, action: PlannedRaiseBollards) -> dict[str, Any]:
+        """``confirm = false``: raised at once, in the rule's name (interlocked sites only)."""
+        devices = await self._bollard_ids(action)
         outcomes = await self._command_all(principal, devices, CommandName.BOLLARD, "up")
         return {
             "kind": action.kind,
@@ -269,6 +288,82 @@ class AutomationService:
             "devices": devices,
             "by_outcome": outcomes,
         }
+
+    async def _propose_bollards(
+        self, trace: RuleTrace, action: PlannedRaiseBollards
+    ) -> dict[str, Any]:
+        """Records the command for a person to confirm, tells the incident's channel and the
+        live stream; sends nothing."""
+        devices = await self._bollard_ids(action)
+        if not devices:
+            return {
+                "kind": action.kind,
+                "outcome": "no devices in range",
+                "devices": [],
+                "by_outcome": {},
+            }
+        incident_id = action.incident_id
+        if incident_id is None and action.event_source and action.event_id:
+            # An event rule: if correlation has already joined the event to an incident, the
+            # proposal belongs there (its channel and incident view).
+            stored = await asyncio.to_thread(
+                self._store.get_event, action.event_source, action.event_id
+            )
+            incident_id = stored.incident_id if stored is not None else None
+        now = self._clock.now()
+        proposal = CommandProposal(
+            id=new_id("prp", now),
+            rule_id=action.rule_id,
+            rule_name=trace.rule_name,
+            incident_id=incident_id,
+            event_source=action.event_source,
+            event_id=action.event_id,
+            device_ids=tuple(devices),
+            command=CommandName.BOLLARD,
+            value="up",
+            reason=trace.reason,
+            created_at=now,
+            expires_at=now + timedelta(seconds=action.confirm_within_s),
+        )
+        await asyncio.to_thread(
+            partial(self._store.save_command_proposal, proposal, expected_version=None)
+        )
+        await self._publish_proposal("proposed", proposal)
+        result: dict[str, Any] = {
+            "kind": action.kind,
+            "outcome": "proposed",
+            "detail": f"proposed: awaiting a person's confirmation (proposal {proposal.id})",
+            "proposal_id": proposal.id,
+            "devices": devices,
+            "expires_at": proposal.expires_at.isoformat(),
+        }
+        if self.notifier is not None and proposal.incident_id is not None:
+            rule = next((r for r in self.engine.rules if r.id == action.rule_id), None)
+            owners = list(rule.agencies) if rule is not None else []
+            text = (
+                f"Rule {action.rule_id} proposes raising {len(devices)} bollard"
+                f"{'' if len(devices) == 1 else 's'} ({', '.join(devices)}), closing the street "
+                f"to vehicles. An operator must confirm or decline in the incident view by "
+                f"{proposal.expires_at.strftime('%H:%M:%S')} UTC; unconfirmed, nothing moves. "
+                f"Proposal {proposal.id}."
+            )
+            try:
+                result["message_id"] = await self.notifier.notify(
+                    proposal.incident_id, owners, text, rule_id=action.rule_id
+                )
+            except (Conflict, NotFound) as exc:
+                result["notice"] = f"not posted: {exc}"
+        return result
+
+    async def _publish_proposal(self, what: str, proposal: CommandProposal) -> None:
+        await self._bus.publish(
+            [
+                BusMessage(
+                    f"{PROPOSAL_SUBJECT}.{what}",
+                    data=orjson.dumps(proposal.model_dump(mode="json")),
+                )
+            ]
+        )
 
     async def _notify(self, action: PlannedNotify) -> dict[str, Any]:
         agencies = list(action.agencies)
@@ -390,6 +485,108 @@ class AutomationService:
             ]
         )
         return decided
+
+    async def proposals(
+        self,
+        principal: Principal,
+        *,
+        status: str | None = None,
+        incident_id: str | None = None,
+        limit: int = 200,
+    ) -> list[CommandProposal]:
+        """Command proposals as they stand now (a pending one past its deadline is expired)."""
+        require(principal, Permission.INCIDENTS_READ)
+        return await asyncio.to_thread(
+            partial(
+                self._store.list_command_proposals,
+                now=self._clock.now(),
+                status=status,
+                incident_id=incident_id,
+                limit=limit,
+            )
+        )
+
+    async def decide_proposal(
+        self, principal: Principal, proposal_id: str, *, confirm: bool, reason: str | None
+    ) -> CommandProposal:
+        """A person confirms (the commands go out now, as that person's, the audit naming the
+        rule too) or declines a pending proposal. Deciding one that expired or was decided
+        already is a :class:`Conflict` that says its state."""
+        require(principal, Permission.ACTUATORS_COMMAND)
+        now = self._clock.now()
+        proposal = await asyncio.to_thread(
+            partial(self._store.get_command_proposal, proposal_id, now=now)
+        )
+        if proposal is None:
+            raise NotFound("command proposal", proposal_id)
+        if proposal.status is ProposalStatus.EXPIRED:
+            raise Conflict(
+                f"the proposal expired at {proposal.expires_at.isoformat()} without a decision;"
+                " nothing was sent"
+            )
+        if proposal.status is not ProposalStatus.PENDING:
+            raise Conflict(
+                f"the proposal was already {proposal.status.value} by {proposal.decided_by}"
+            )
+        decided = proposal.model_copy(
+            update={
+                "status": ProposalStatus.CONFIRMED if confirm else ProposalStatus.DECLINED,
+                "decided_by": principal.actor,
+                "decided_at": now,
+                "decision_reason": reason,
+                "version": proposal.version + 1,
+            }
+        )
+        # Claimed before anything is sent: of two people deciding at once, one wins.
+        await asyncio.to_thread(
+            partial(self._store.save_command_proposal, decided, expected_version=proposal.version)
+        )
+        await asyncio.to_thread(
+            self._audit.record,
+            principal,
+            "actuators.proposal_confirmed" if confirm else "actuators.proposal_declined",
+            "command_proposal",
+            proposal.id,
+            details={
+                "rule_id": proposal.rule_id,
+                "incident_id": proposal.incident_id,
+                "devices": list(proposal.device_ids),
+                "reason": reason,
+            },
+        )
+        if confirm:
+            outcomes = [
+                await self._send_confirmed(principal, decided, device)
+                for device in decided.device_ids
+            ]
+            sent = decided.model_copy(
+                update={"outcomes": tuple(outcomes), "version": decided.version + 1}
+            )
+            await asyncio.to_thread(
+                partial(self._store.save_command_proposal, sent, expected_version=decided.version)
+            )
+            decided = sent
+        await self._publish_proposal(decided.status.value, decided)
+        return decided
+
+    async def _send_confirmed(
+        self, principal: Principal, proposal: CommandProposal, device_id: str
+    ) -> DeviceOutcome:
+        context = {"rule_id": proposal.rule_id, "proposal_id": proposal.id}
+        try:
+            result = await self._actuators.send(
+                principal, device_id, proposal.command, proposal.value, context=context
+            )
+        except (NotFound, InvalidInput) as exc:
+            # Removed from the register, or no longer a bollard, since the rule fired.
+            return DeviceOutcome(device_id=device_id, outcome="failed", detail=str(exc))
+        return DeviceOutcome(
+            device_id=device_id,
+            outcome=result.outcome.value,
+            detail=result.detail,
+            command_id=result.command.id,
+            answered_at=result.answered_at,
+        )
 
     async def published(self, now: datetime) -> list[AlertDraft]:
         """Approved warnings not yet expired, for the public feed."""

@@ -76,6 +76,12 @@ class LiveHub:
                 "alerts.>", self._fan("alert"), durable=None, max_batch=100
             )
         )
+        # Street commands rules proposed, waiting for a person; and their decisions.
+        self._subs.append(
+            await self._svc.bus.subscribe(
+                "proposals.>", self._fan("proposal"), durable=None, max_batch=100
+            )
+        )
 
     async def stop(self) -> None:
         for sub in self._subs:
@@ -151,6 +157,7 @@ def _topics(principal: Principal, requested: str) -> frozenset[str]:
         "message": Permission.INCIDENTS_READ,
         "unit": Permission.UNITS_READ,
         "alert": Permission.INCIDENTS_READ,
+        "proposal": Permission.INCIDENTS_READ,
     }
     unknown = wanted - set(needs)
     if unknown:
@@ -166,10 +173,10 @@ def _topics(principal: Principal, requested: str) -> frozenset[str]:
 @router.websocket("/v1/stream")
 async def stream(websocket: WebSocket) -> None:
     """Authenticate with ``Authorization: Bearer`` or ``?access_token=`` (browsers cannot set
-    headers on WebSockets); choose ``?topics=event,incident,message,unit,alert``
+    headers on WebSockets); choose ``?topics=event,incident,message,unit,alert,proposal``
     (``message``: channel messages and receipts of your agency's channels; ``unit``: units'
-    status and position; ``alert``: warnings drafted, approved, rejected); declare
-    ``?purpose=``."""
+    status and position; ``alert``: warnings drafted, approved, rejected; ``proposal``: street
+    commands rules proposed, confirmed, declined); declare ``?purpose=``."""
     svc: ApiServices = websocket.app.state.services
     hub: LiveHub = websocket.app.state.hub
     auth = websocket.headers.get("authorization", "")

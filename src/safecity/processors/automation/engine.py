@@ -123,13 +123,17 @@ class PlannedBrightenLamps(_Planned):
 
 
 class PlannedRaiseBollards(_Planned):
-    """Raise = up = closed to vehicles. By place (lon, lat, radius) or by device ids."""
+    """Raise = up = closed to vehicles. By place (lon, lat, radius) or by device ids. With
+    ``confirm`` the executor only proposes the command, for a person to confirm within
+    ``confirm_within_s`` seconds."""
 
     kind: Literal["raise_bollards"] = "raise_bollards"
     lon: float | None = None
     lat: float | None = None
     radius_m: float | None = None
     device_ids: tuple[str, ...] = ()
+    confirm: bool = True
+    confirm_within_s: int = 120
 
 
 class PlannedNotify(_Planned):
@@ -835,10 +839,11 @@ def _resolve(action: Action, rule: AutomationRule, s: _Subject) -> PlannedAction
             until=s.now + timedelta(seconds=action.duration_s),
         )
     if isinstance(action, RaiseBollards):
+        confirm = {"confirm": action.confirm, "confirm_within_s": action.confirm_within_s}
         if action.device_ids:
-            return PlannedRaiseBollards(**common, device_ids=action.device_ids)
+            return PlannedRaiseBollards(**common, **confirm, device_ids=action.device_ids)
         lon, lat = _place(action, s)
-        return PlannedRaiseBollards(**common, lon=lon, lat=lat, radius_m=action.radius_m)
+        return PlannedRaiseBollards(**common, **confirm, lon=lon, lat=lat, radius_m=action.radius_m)
     if isinstance(action, Notify):
         return PlannedNotify(
             **common, agencies=action.agencies, message=_render(action.message, rule, s)

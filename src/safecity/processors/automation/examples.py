@@ -70,9 +70,10 @@ def example_rule_dicts(
             "id": "pedestrian-zone-vehicle-bollards",
             "name": "Fast vehicle in the pedestrian zone: raise bollards within 100 m",
             "description": (
-                "A vehicle seen moving at 20 km/h or more inside the pedestrian zone raises the "
-                "retractable bollards within 100 m (raised = closed to vehicles) and alerts the "
-                "police. The bollards' own safety interlocks still apply."
+                "A vehicle seen moving at 20 km/h or more inside the pedestrian zone proposes "
+                "raising the retractable bollards within 100 m (raised = closed to vehicles) and "
+                "alerts the police. An operator confirms within 2 minutes or nothing moves; the "
+                "bollards' own safety interlocks still apply."
             ),
             "trigger": {"on": "event", "event_types": ["camera.vehicle"]},
             "conditions": [
@@ -80,13 +81,18 @@ def example_rule_dicts(
                 {"kind": "field", "path": "data.speed_kmh", "op": "ge", "value": 20},
             ],
             "actions": [
-                {"kind": "raise_bollards", "radius_m": 100},
+                {
+                    "kind": "raise_bollards",
+                    "radius_m": 100,
+                    "confirm": True,
+                    "confirm_within_s": 120,
+                },
                 {
                     "kind": "notify",
                     "agencies": [police],
                     "message": (
-                        "Vehicle moving fast in the pedestrian zone ({event.source}); "
-                        "bollards within 100 m raised."
+                        "Vehicle moving fast in the pedestrian zone ({event.source}); raising "
+                        "bollards within 100 m proposed, for an operator to confirm."
                     ),
                 },
             ],
@@ -98,8 +104,8 @@ def example_rule_dicts(
             "name": "Crowd surge in the pedestrian zone: raise bollards within 100 m",
             "description": (
                 "A dangerous crowd density (4 or more people per square metre) inside the "
-                "pedestrian zone keeps vehicles out: bollards within 100 m are raised (closed "
-                "to traffic) and the police told."
+                "pedestrian zone keeps vehicles out: raising the bollards within 100 m (closed "
+                "to traffic) is proposed for an operator to confirm, and the police told."
             ),
             "trigger": {"on": "event", "event_types": ["camera.crowd_density"]},
             "conditions": [
@@ -107,11 +113,19 @@ def example_rule_dicts(
                 {"kind": "field", "path": "data.persons_per_m2", "op": "ge", "value": 4.0},
             ],
             "actions": [
-                {"kind": "raise_bollards", "radius_m": 100},
+                {
+                    "kind": "raise_bollards",
+                    "radius_m": 100,
+                    "confirm": True,
+                    "confirm_within_s": 120,
+                },
                 {
                     "kind": "notify",
                     "agencies": [police],
-                    "message": "Crowd surge in the pedestrian zone; bollards within 100 m raised.",
+                    "message": (
+                        "Crowd surge in the pedestrian zone; raising bollards within 100 m "
+                        "proposed, for an operator to confirm."
+                    ),
                 },
             ],
             "cooldown_s": 600,

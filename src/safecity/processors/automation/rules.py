@@ -420,11 +420,22 @@ class BrightenLamps(_Model):
 class RaiseBollards(_Model):
     """Raise retractable bollards, i.e. close the street to vehicles: those within
     ``radius_m`` of the place, or exactly the registered ``device_ids`` (give one of the two).
+
+    A raised bollard can hurt someone standing or driving over it, so by default (``confirm``)
+    the rule only *proposes* the command and a person confirms it within ``confirm_within_s``
+    seconds, or nothing moves. ``confirm = false`` sends at once: only for bollards whose own
+    interlocks sense a vehicle or person above them (hostile-vehicle-mitigation sites).
     """
 
     kind: Literal["raise_bollards"]
     radius_m: float | None = Field(default=None, gt=0, le=MAX_RADIUS_M, allow_inf_nan=False)
     device_ids: tuple[DeviceRef, ...] = Field(default=(), max_length=200)
+    confirm: bool = Field(
+        default=True, description="Propose and wait for a person's confirmation (default)"
+    )
+    confirm_within_s: int = Field(
+        default=120, ge=1, le=3600, description="How long the proposal waits for a person"
+    )
 
     @model_validator(mode="after")
     def _one_way_to_choose(self) -> RaiseBollards:

@@ -1,4 +1,5 @@
-"""SQLite tables for operations records (units, dispatch, channels, traces, alert drafts).
+"""SQLite tables for operations records (units, dispatch, channels, traces, alert drafts,
+command proposals).
 
 Each record is kept whole as JSON beside the columns queries filter on; the SQL is portable
 (the PostgreSQL store shares it).
@@ -19,7 +20,9 @@ from safecity.core.operations import (
     AutomationTraceRecord,
     Channel,
     ChannelMessage,
+    CommandProposal,
     DispatchDecision,
+    ProposalStatus,
     Receipt,
     Unit,
     UnitLogEntry,
@@ -399,6 +402,85 @@ class OperationsTables:
         with self._reading() as conn:
             rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
         return [AlertDraft.model_validate_json(r[0]) for r in rows]
+
+    # --- command proposals -------------------------------------------------------------------
+
+    def save_command_proposal(
+        self: _Connections, proposal: CommandProposal, *, expected_version: int | None
+    ) -> None:
+        with self._writing() as conn:
+            if expected_version is None:
+                try:
+                    conn.execute(
+                        "INSERT INTO command_proposals (id, incident_id, rule_id, status, "
+                        "created_us, expires_us, version, doc_json) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            proposal.id,
+                            proposal.incident_id,
+                            proposal.rule_id,
+                            proposal.status.value,
+                            to_micros(proposal.created_at),
+                            to_micros(proposal.expires_at),
+                            proposal.version,
+                            _doc(proposal),
+                        ),
+                    )
+                except sqlite3.IntegrityError:
+                    raise Conflict(f"command proposal {proposal.id!r} exists already") from None
+                return
+            cursor = conn.execute(
+                "UPDATE command_proposals SET status = ?, version = ?, doc_json = ? "
+                "WHERE id = ? AND version = ?",
+                (
+                    proposal.status.value,
+                    proposal.version,
+                    _doc(proposal),
+                    proposal.id,
+                    expected_version,
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise Conflict(f"command proposal {proposal.id!r} changed meanwhile; reload it")
+
+    def get_command_proposal(
+        self: _Connections, proposal_id: str, *, now: datetime
+    ) -> CommandProposal | None:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT doc_json FROM command_proposals WHERE id = ?", (proposal_id,)
+            ).fetchall()
+        return CommandProposal.model_validate_json(rows[0][0]).as_of(now) if rows else None
+
+    def list_command_proposals(
+        self: _Connections,
+        *,
+        now: datetime,
+        status: str | None = None,
+        incident_id: str | None = None,
+        limit: int = 200,
+    ) -> list[CommandProposal]:
+        where: list[str] = []
+        params: list[Any] = []
+        pending = ProposalStatus.PENDING.value
+        if status == pending:
+            where.append("status = ? AND expires_us > ?")
+            params += [pending, to_micros(now)]
+        elif status == ProposalStatus.EXPIRED.value:
+            where.append("(status = ? OR (status = ? AND expires_us <= ?))")
+            params += [status, pending, to_micros(now)]
+        elif status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if incident_id is not None:
+            where.append("incident_id = ?")
+            params.append(incident_id)
+        sql = "SELECT doc_json FROM command_proposals"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self._reading() as conn:
+            rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
+        return [CommandProposal.model_validate_json(r[0]).as_of(now) for r in rows]
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

@@ -13,6 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from safecity.core.catalogue import CATALOGUE
 from safecity.core.clock import Clock, SystemClock, from_micros, to_micros
+from safecity.core.device_health import (
+    ACTIVE,
+    DeviceHealth,
+    DeviceHealthChange,
+    DeviceHealthCounts,
+    DeviceHealthPage,
+    DeviceHealthQuery,
+    DeviceState,
+    device_fault,
+    health_changes,
+)
 from safecity.core.errors import Conflict, NotFound
 from safecity.core.events import Event
 from safecity.core.geo import BBox, Location
@@ -61,6 +72,45 @@ _EVENT_INSERT = (
     "received_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (source, id) DO NOTHING"
 )
+
+# Portable (SQLite and PostgreSQL): each part (newest event; newest fault report) is replaced
+# only by one at least as new, so a late event never moves a device's health backwards. A part
+# the batch does not touch comes as NULL, and a comparison with NULL keeps the stored value.
+_DEVICE_HEALTH_UPSERT = (
+    "INSERT INTO device_health (device_id, last_event_us, last_event_type, fault_reported_us, "
+    "fault) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (device_id) DO UPDATE SET "
+    "last_event_us = CASE WHEN excluded.last_event_us >= "
+    "coalesce(device_health.last_event_us, excluded.last_event_us) "
+    "THEN excluded.last_event_us ELSE device_health.last_event_us END, "
+    "last_event_type = CASE WHEN excluded.last_event_us >= "
+    "coalesce(device_health.last_event_us, excluded.last_event_us) "
+    "THEN excluded.last_event_type ELSE device_health.last_event_type END, "
+    "fault_reported_us = CASE WHEN excluded.fault_reported_us >= "
+    "coalesce(device_health.fault_reported_us, excluded.fault_reported_us) "
+    "THEN excluded.fault_reported_us ELSE device_health.fault_reported_us END, "
+    "fault = CASE WHEN excluded.fault_reported_us >= "
+    "coalesce(device_health.fault_reported_us, excluded.fault_reported_us) "
+    "THEN excluded.fault ELSE device_health.fault END"
+)
+# Every registered device with its health row and state (portable SQL; the state rule is
+# core.device_health's: a reported fault or a register status other than active is faulty,
+# then an event at or after the cutoff is heard, else silent). Parameters: active status,
+# cutoff, then the filters.
+_DEVICE_HEALTH_ROWS = (
+    "SELECT s.id AS id, s.name AS name, s.kind AS kind, s.owner_agency AS owner_agency, "
+    "s.status AS status, h.last_event_us AS last_event_us, h.last_event_type AS last_event_type, "
+    "h.fault_reported_us AS fault_reported_us, h.fault AS fault, "
+    "CASE WHEN h.fault IS NOT NULL OR s.status <> ? THEN 0 "
+    "WHEN h.last_event_us >= ? THEN 2 ELSE 1 END AS state "
+    "FROM sensors s LEFT JOIN device_health h ON h.device_id = s.id"
+)
+_DEVICE_HEALTH_COLUMNS = (
+    "id, name, kind, owner_agency, status, last_event_us, last_event_type, fault_reported_us, "
+    "fault, state"
+)
+_STATE_RANK = {DeviceState.FAULTY: 0, DeviceState.SILENT: 1, DeviceState.HEARD: 2}
+_RANK_STATE = {rank: state for state, rank in _STATE_RANK.items()}
 
 # Portable (SQLite and PostgreSQL): a checkpoint only moves forward.
 _CHECKPOINT_UPSERT = (
@@ -202,6 +252,7 @@ class SqliteStore(OperationsTables, ForecastTables):
             if key not in first:
                 first[key] = index
                 rows.append(_event_row(events[index], received_us))
+        health = _health_rows(health_changes(events[index] for index in first.values()))
         with self._writing() as conn:
             start = _next_event_seq(conn)
             inserted = conn.executemany(
@@ -214,6 +265,14 @@ class SqliteStore(OperationsTables, ForecastTables):
                 # sequence, which stays ascending and unique.
                 found = _existing_event_seqs(conn, list(first))
                 stored = {key: found[key] for i, key in enumerate(first) if found[key] != start + i}
+                # Only events stored now tell anything new about their devices.
+                health = _health_rows(
+                    health_changes(
+                        events[index] for key, index in first.items() if key not in stored
+                    )
+                )
+            if health:
+                conn.executemany(_DEVICE_HEALTH_UPSERT, health)
         seqs = {key: stored.get(key, start + i) for i, key in enumerate(first)}
         return [
             AppendResult(seqs[key], key in stored or first[key] != index)
@@ -444,6 +503,46 @@ class SqliteStore(OperationsTables, ForecastTables):
     def delete_sensor(self, sensor_id: str) -> bool:
         with self._writing() as conn:
             return conn.execute("DELETE FROM sensors WHERE id = ?", (sensor_id,)).rowcount > 0
+
+    def device_health(self, query: DeviceHealthQuery) -> DeviceHealthPage:
+        where: list[str] = []
+        params: list[Any] = [ACTIVE, to_micros(query.silent_before)]
+        if query.kind is not None:
+            where.append("s.kind = ?")
+            params.append(query.kind)
+        if query.owner_agency is not None:
+            where.append("s.owner_agency = ?")
+            params.append(query.owner_agency)
+        rows_sql = f"{_DEVICE_HEALTH_ROWS}{_where(where)}"
+        page_where = ""
+        page_params = list(params)
+        if query.state is not None:
+            page_where = " WHERE state = ?"
+            page_params.append(_STATE_RANK[query.state])
+        # Silent devices: never heard first, then the longest silent.
+        page_sql = (
+            f"SELECT {_DEVICE_HEALTH_COLUMNS} FROM ({rows_sql}) AS d{page_where} "  # noqa: S608
+            "ORDER BY state, CASE WHEN state = 1 THEN coalesce(last_event_us, -1) END, id "
+            "LIMIT ? OFFSET ?"
+        )
+        page_params.extend((max(query.limit, 0), max(query.offset, 0)))
+        counts_sql = f"SELECT state, count(*) FROM ({rows_sql}) AS d GROUP BY state"  # noqa: S608
+        with self._reading() as conn:
+            # One snapshot for the counts and the page.
+            conn.execute("BEGIN")
+            try:
+                counted = conn.execute(counts_sql, params).fetchall()
+                rows = conn.execute(page_sql, page_params).fetchall() if query.limit > 0 else []
+            finally:
+                conn.execute("COMMIT")
+        by_state = {_RANK_STATE[rank]: int(n) for rank, n in counted}
+        counts = DeviceHealthCounts(
+            registered=sum(by_state.values()),
+            faulty=by_state.get(DeviceState.FAULTY, 0),
+            silent=by_state.get(DeviceState.SILENT, 0),
+            heard=by_state.get(DeviceState.HEARD, 0),
+        )
+        return DeviceHealthPage(counts=counts, items=[_device_health(row) for row in rows])
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -746,6 +845,35 @@ def _statements(script: str) -> Iterator[str]:
     )
     if rest:
         raise ValueError(f"migration ends with an incomplete statement: {rest[:80]!r}")
+
+
+def _health_rows(changes: list[DeviceHealthChange]) -> list[Row]:
+    return [
+        (
+            c.device_id,
+            _micros_or_none(c.last_event_at),
+            c.last_event_type,
+            _micros_or_none(c.fault_reported_at),
+            c.fault,
+        )
+        for c in changes
+    ]
+
+
+def _device_health(row: Row) -> DeviceHealth:
+    (sensor_id, name, kind, owner, status, last_us, last_type, fault_us, fault, rank) = row
+    return DeviceHealth(
+        sensor_id=sensor_id,
+        name=name,
+        kind=kind,
+        owner_agency=owner,
+        status=status,
+        state=_RANK_STATE[rank],
+        last_event_at=_time_or_none(last_us),
+        last_event_type=last_type,
+        fault=device_fault(fault, status),
+        fault_reported_at=_time_or_none(fault_us),
+    )
 
 
 def _where(clauses: list[str]) -> str:

@@ -4,8 +4,8 @@
 
 import { api, live, session, escapeHtml as h } from "/static/common/api.js";
 import { confirmDialog, fmtTime, fmtAge, fmtDuration, beep, announce } from "/static/console/util.js";
-import { renderIncident, refreshIncidentParts, onChannelMessage } from "/static/console/incident.js";
-import { renderUnits, renderSensors, renderDeadLetters, sensorKeys, noteFault } from "/static/console/boards.js";
+import { renderIncident, refreshIncidentParts, onChannelMessage, onProposal } from "/static/console/incident.js";
+import { renderUnits, renderSensors, renderDeadLetters } from "/static/console/boards.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const OPEN = ["new", "acknowledged", "dispatched", "on_scene"];
@@ -21,8 +21,6 @@ export const state = {
   filter: { text: "", area: "", type: "", agency: "" },
   units: new Map(),
   sensors: [],
-  lastSeen: new Map(),
-  faults: new Map(),
   map: null,
   layers: {},
   stream: null,
@@ -210,7 +208,6 @@ async function loadSensors() {
   }
   addLayerControl();
   performance.mark("console-sensors");
-  if (state.tab === "sensors") refreshSensorHealth();
 }
 
 async function loadGunshots() {
@@ -468,7 +465,7 @@ function onKey(e) {
 function topics() {
   const t = [];
   if (can("events:read")) t.push("event");
-  if (can("incidents:read")) t.push("incident", "message");
+  if (can("incidents:read")) t.push("incident", "message", "proposal");
   if (can("units:read")) t.push("unit");
   return t;
 }
@@ -526,6 +523,8 @@ function onFrame(frame) {
     }
   } else if (frame.topic === "message") {
     onChannelMessage(state, d);
+  } else if (frame.topic === "proposal") {
+    onProposal(state, d);
   } else if (frame.topic === "unit") {
     state.units.set(d.id, d);
     if (state.layers.units) state.layers.units.update(d);
@@ -533,8 +532,6 @@ function onFrame(frame) {
   } else if (frame.topic === "event") {
     const ev = d.event;
     if (!ev) return;
-    for (const k of sensorKeys(ev)) state.lastSeen.set(k, ev.time);
-    noteFault(state, ev);
     if (ev.type === "gunshot.located") drawEllipse(ev);
   }
 }
@@ -557,31 +554,17 @@ function selectTab(tab) {
   for (const v of ["map", "units", "sensors", "dead"]) $(`#view-${v}`).hidden = v !== tab;
   if (tab === "map" && state.map) state.map.invalidateSize();
   if (tab === "units") renderUnits(state);
-  if (tab === "sensors") refreshSensorHealth();
+  if (tab === "sensors") refreshSensorHealth().catch(reportError);
   if (tab === "dead") loadDeadLetters();
 }
 
 async function refreshSensorHealth() {
-  // What the API offers: the register and the events of the recent window (newest pages).
-  const minutes = Number($("#silent-minutes").value) || 60;
-  const start = new Date(Date.now() - minutes * 60_000).toISOString();
-  if (can("events:read")) {
-    let after = null;
-    for (let i = 0; i < 5; i++) {
-      const q = `/v1/events?start=${encodeURIComponent(start)}&limit=1000${after ? `&after_seq=${after}` : ""}`;
-      const page = await api(q);
-      for (const item of page.items) {
-        for (const k of sensorKeys(item.event)) {
-          const prev = state.lastSeen.get(k);
-          if (!prev || prev < item.event.time) state.lastSeen.set(k, item.event.time);
-        }
-        noteFault(state, item.event);
-      }
-      after = page.next_after_seq;
-      if (!after) break;
-    }
-  }
-  renderSensors(state, minutes);
+  // The server keeps each device's newest event and reported fault as events are stored, and
+  // judges silence by its own clock; the console asks for the first rows of each state.
+  const minutes = Math.min(Math.max(Math.round(Number($("#silent-minutes").value)) || 60, 1), 43_200);
+  const ask = (health, limit) => api(`/v1/sensors/health?silent_after_min=${minutes}&state=${health}&limit=${limit}`);
+  const pages = await Promise.all([ask("faulty", 200), ask("silent", 300), ask("heard", 100)]);
+  renderSensors(pages, minutes);
 }
 
 async function loadDeadLetters() {

@@ -49,58 +49,29 @@ export function renderUnits(state) {
   }
 }
 
-// An event names its device by its source (or the sensor id in its payload); the register's
-// ids are matched against the source, its last path segment and its last two URN segments.
-export function sensorKeys(ev) {
-  const keys = [ev.source];
-  const parts = ev.source.split(/[:/]/).filter(Boolean);
-  if (parts.length) keys.push(parts[parts.length - 1]);
-  if (parts.length > 1) keys.push(`${parts[parts.length - 2]}-${parts[parts.length - 1]}`);
-  if (ev.data && ev.data.sensor_id) keys.push(ev.data.sensor_id);
-  return keys;
-}
-
-// A device reports its own fault (a lamp out, a bollard stuck): the newest report per device
-// is kept until the device reports something else; "ok" clears it.
-export function noteFault(state, ev) {
-  const d = ev.data || {};
-  let fault = null;
-  let device = null;
-  if (ev.type === "lamp.fault") {
-    device = d.lamp_id;
-    fault = d.cleared ? null : d.fault || "fault";
-  } else if (ev.type === "access.bollard_state") {
-    device = d.bollard_id;
-    fault = d.state === "fault" ? "bollard fault" : null;
-  } else if (ev.type === "lamp.light_level") {
-    device = d.lamp_id; // a lamp reporting its level again works
-  }
-  if (!device) return;
-  if (fault) state.faults.set(device, { fault, time: ev.time });
-  else state.faults.delete(device);
-}
-
-export function renderSensors(state, minutes) {
-  const cutoff = new Date(Date.now() - minutes * 60_000).toISOString();
-  const rows = state.sensors.map((s) => {
-    const reported = state.faults.get(s.id) || null;
-    const fault = reported ? reported.fault : s.status !== "active" ? `register: ${s.status}` : null;
-    return { s, last: state.lastSeen.get(s.id) || null, fault };
-  });
-  const faulty = rows.filter((r) => r.fault);
-  const silent = rows.filter((r) => !r.fault && (!r.last || r.last < cutoff));
-  silent.sort((a, b) => (a.last || "").localeCompare(b.last || ""));
-  const heard = rows.filter((r) => !r.fault && r.last && r.last >= cutoff);
+// Sensor health is the server's (GET /v1/sensors/health): it keeps each device's newest event
+// and reported fault as events are stored. `pages` are its answers for the faulty, silent and
+// heard devices (each with the same counts), in that order.
+export function renderSensors(pages, minutes) {
+  const counts = pages[0].counts;
+  const cutoff = Date.parse(pages[0].silent_before);
+  const more = (page, total) => (page.items.length < total ? ` (first ${page.items.length} shown)` : "");
+  const [faulty, silent, heard] = pages;
   $("#sensors-summary").textContent =
-    `${state.sensors.length} registered · ${faulty.length} faulty · ${heard.length} heard in the last ${minutes} min · ${silent.length} silent` +
-    (silent.length > 300 ? " (first 300 shown)" : "");
-  const shown = [...faulty.slice(0, 200), ...silent.slice(0, 300), ...heard.slice(0, 100)];
-  $("#sensors-table tbody").innerHTML = shown
-    .map(
-      ({ s, last, fault }) => `<tr><th scope="row">${h(s.name)} <span class="muted">${h(s.id)}</span></th><td>${h(s.kind)}</td>
-      <td>${h(s.owner_agency)}</td><td class="${fault ? "faulty" : ""}">${h(fault ? `faulty: ${fault}` : s.status)}</td>
-      <td class="${!last || last < cutoff ? "silent" : ""}">${last ? h(fmtDateTime(last)) : `no event in ${minutes} min`}</td></tr>`,
-    )
+    `${counts.registered} registered · ${counts.faulty} faulty${more(faulty, counts.faulty)} · ` +
+    `${counts.heard} heard in the last ${minutes} min${more(heard, counts.heard)} · ` +
+    `${counts.silent} silent${more(silent, counts.silent)}`;
+  const rows = pages.flatMap((page) => page.items);
+  $("#sensors-table tbody").innerHTML = rows
+    .map((r) => {
+      const last = r.last_event_at;
+      const quiet = !last || Date.parse(last) < cutoff;
+      return `<tr><th scope="row">${h(r.name)} <span class="muted">${h(r.sensor_id)}</span></th><td>${h(r.kind)}</td>
+      <td>${h(r.owner_agency)}</td><td class="${r.fault ? "faulty" : ""}">${h(r.fault ? `faulty: ${r.fault}` : r.status)}</td>
+      <td class="${quiet ? "silent" : ""}">${
+        last ? `${h(fmtDateTime(last))} <span class="muted">${h(r.last_event_type || "")}</span>` : `no event in ${minutes} min`
+      }</td></tr>`;
+    })
     .join("");
 }
 

@@ -1,6 +1,6 @@
-// The incident view (right-hand column): status, priority and its reasons, recommendation and
-// dispatch, checklist, the shared channel, linked events with why, automations, timeline,
-// merge and split.
+// The incident view (right-hand column): status, priority and its reasons, street commands
+// automations proposed (a person confirms or declines), recommendation and dispatch, checklist,
+// the shared channel, linked events with why, automations, timeline, merge and split.
 
 import { api, escapeHtml as h } from "/static/common/api.js";
 import { acknowledge, dispatchRecommended, updateIncident, openIncident, can } from "/static/console/app.js";
@@ -8,7 +8,7 @@ import { confirmDialog, fmtTime, fmtDateTime, fmtDuration, announce } from "/sta
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const enc = encodeURIComponent;
-let view = { id: null, channel: null, messages: [], events: [] };
+let view = { id: null, channel: null, messages: [], events: [], proposals: [] };
 
 function section(id, title, inner = "") {
   return `<section id="${id}" aria-labelledby="${id}-h"><h3 id="${id}-h">${title}</h3><div class="body">${inner}</div></section>`;
@@ -17,21 +17,30 @@ function section(id, title, inner = "") {
 export async function renderIncident(state, id) {
   const base = `/v1/incidents/${enc(id)}`;
   const soft = (p) => api(p).catch((err) => ({ error: err.message }));
-  const [inc, timeline, events, rec, channel, autos] = await Promise.all([
+  const [inc, timeline, events, rec, channel, autos, proposals] = await Promise.all([
     api(base),
     soft(`${base}/timeline`),
     soft(`${base}/events`),
     soft(`${base}/recommendation`),
     soft(`${base}/channel?limit=500`),
     soft(`${base}/automations`),
+    soft(`/v1/actuators/proposals?incident_id=${enc(id)}&limit=50`),
   ]);
   if (state.opened !== id) return;
-  view = { id, channel: channel.channel || null, messages: channel.messages || [], events: events.items || [] };
+  view = {
+    id,
+    channel: channel.channel || null,
+    messages: channel.messages || [],
+    events: events.items || [],
+    proposals: proposals.items || [],
+  };
   const body = $("#detail-body");
   $("#detail-title").textContent = inc.title;
   body.innerHTML = `
     <p id="detail-error" class="error" role="alert"></p>
     <div id="inc-summary"></div>
+    <section id="inc-proposals" aria-labelledby="inc-proposals-h" hidden><h3 id="inc-proposals-h">Street commands proposed</h3>
+      <div class="body"></div></section>
     ${section("inc-dispatch", "Recommended units")}
     ${section("inc-checklist", "Procedure")}
     ${section("inc-channel", "Shared channel", `<div class="msgs" aria-live="polite"></div>
@@ -51,6 +60,7 @@ export async function renderIncident(state, id) {
   renderAutomations(autos);
   renderTimeline(timeline);
   wireDetail(state, id);
+  renderProposals();
 }
 
 // Parts that follow the incident itself (on every live change).
@@ -337,6 +347,178 @@ function renderAutomations(autos) {
         )
         .join("")}</ul>`
     : `<p class="muted">${h(autos.error || "No rule evaluated this incident.")}</p>`;
+}
+
+// ---- street commands an automation proposed: a person confirms or declines ---------------
+
+const OUTCOME_TEXT = {
+  acknowledged: "acknowledged",
+  refused: "refused by the device",
+  timeout: "timed out (may or may not have moved)",
+  unreachable: "unreachable",
+  failed: "not sent",
+};
+let countdownTimer = null;
+
+function secondsLeft(p) {
+  return Math.max(0, Math.ceil((new Date(p.expires_at).getTime() - Date.now()) / 1000));
+}
+
+function fmtLeft(s) {
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+// A pending proposal past its deadline is expired (the server reads it so too; no timer there).
+function statusOf(p) {
+  return p.status === "pending" && secondsLeft(p) === 0 ? "expired" : p.status;
+}
+
+function commandText(p) {
+  const n = p.device_ids.length;
+  return p.command === "bollard" ? `Raise ${n} bollard${n === 1 ? "" : "s"} (closes the street to vehicles)` : `${p.command} ${p.value} on ${n} devices`;
+}
+
+function proposalHtml(p) {
+  const status = statusOf(p);
+  const pid = h(p.id);
+  const head = `<h4 id="prp-h-${pid}">${h(commandText(p))}</h4>
+    <dl><dt>Rule</dt><dd>${h(p.rule_name || p.rule_id)} <span class="muted">(${h(p.rule_id)})</span></dd>
+    <dt>Why</dt><dd>${h(p.reason)}</dd>
+    <dt>Devices</dt><dd><ul class="devices">${p.device_ids.map((d) => `<li><code>${h(d)}</code></li>`).join("")}</ul></dd>`;
+  if (status === "pending") {
+    const may = can("actuators:command");
+    return `<article class="proposal pending" data-proposal="${pid}" aria-labelledby="prp-h-${pid}">${head}
+      <dt>Expires</dt><dd><span class="countdown" data-countdown="${pid}" role="timer" aria-live="off">in ${fmtLeft(secondsLeft(p))}</span>
+        <span class="muted">(${h(fmtTime(p.expires_at))}; unconfirmed, nothing moves)</span></dd></dl>
+      <div class="actions">
+        <button type="button" class="primary" data-confirm="${pid}"${may ? "" : " disabled"}>Confirm: ${h(commandText(p).split(" (")[0].toLowerCase())}</button>
+        <button type="button" class="danger" data-decline="${pid}"${may ? "" : " disabled"} aria-expanded="false" aria-controls="prp-decline-${pid}">Decline…</button>
+      </div>
+      <form class="inline" id="prp-decline-${pid}" data-decline-form="${pid}" hidden aria-label="Decline the proposal">
+        <label for="prp-reason-${pid}">Reason</label>
+        <input type="text" id="prp-reason-${pid}" maxlength="2000" required placeholder="why the street stays open">
+        <button type="submit">Decline</button>
+      </form></article>`;
+  }
+  const outcomes = (p.outcomes || [])
+    .map((o) => `<li><code>${h(o.device_id)}</code>: <span class="outcome ${h(o.outcome)}">${h(OUTCOME_TEXT[o.outcome] || o.outcome)}</span>${
+      o.detail && o.outcome !== "acknowledged" ? ` <span class="muted">(${h(o.detail)})</span>` : ""}</li>`)
+    .join("");
+  const decided = p.decided_by
+    ? `<dt>Decided</dt><dd>${h(p.decided_by.replace(/^user:/, ""))} ${h(fmtTime(p.decided_at))}${p.decision_reason ? ` — ${h(p.decision_reason)}` : ""}</dd>`
+    : `<dt>Expired</dt><dd>${h(fmtTime(p.expires_at))}: nobody confirmed, nothing was sent</dd>`;
+  return `<article class="proposal ${h(status)}" data-proposal="${pid}" aria-labelledby="prp-h-${pid}">${head}
+    <dt>Status</dt><dd><span class="status prp-${h(status)}">${h(status)}</span></dd>${decided}</dl>
+    ${outcomes ? `<ul class="outcomes" aria-label="Device outcomes">${outcomes}</ul>` : ""}</article>`;
+}
+
+function renderProposals() {
+  const section = $("#inc-proposals");
+  if (!section) return;
+  const box = $(".body", section);
+  // Pending first (soonest deadline first), then the decided ones, newest first.
+  const items = view.proposals.slice().sort((a, b) => {
+    const pa = statusOf(a) === "pending", pb = statusOf(b) === "pending";
+    if (pa !== pb) return pa ? -1 : 1;
+    return pa ? a.expires_at.localeCompare(b.expires_at) : b.id.localeCompare(a.id);
+  });
+  section.hidden = !items.length;
+  box.innerHTML = items.map(proposalHtml).join("");
+  for (const b of box.querySelectorAll("button[data-confirm]")) b.onclick = () => confirmProposal(b.dataset.confirm);
+  for (const b of box.querySelectorAll("button[data-decline]")) {
+    b.onclick = () => {
+      const form = $(`#prp-decline-${CSS.escape(b.dataset.decline)}`);
+      form.hidden = !form.hidden;
+      b.setAttribute("aria-expanded", String(!form.hidden));
+      if (!form.hidden) $("input", form).focus();
+    };
+  }
+  for (const form of box.querySelectorAll("form[data-decline-form]")) {
+    form.onsubmit = (e) => {
+      e.preventDefault();
+      const reason = $("input", form).value.trim();
+      if (!reason) return showError(new Error("Declining needs a reason."));
+      decideProposal(form.dataset.declineForm, "decline", { reason });
+    };
+  }
+  clearInterval(countdownTimer);
+  countdownTimer = null;
+  if (items.some((p) => statusOf(p) === "pending")) countdownTimer = setInterval(tickCountdowns, 1000);
+}
+
+function tickCountdowns() {
+  let expired = false;
+  for (const el of document.querySelectorAll("[data-countdown]")) {
+    const p = view.proposals.find((x) => x.id === el.dataset.countdown);
+    if (!p) continue;
+    const left = secondsLeft(p);
+    el.textContent = `in ${fmtLeft(left)}`;
+    el.classList.toggle("soon", left <= 30);
+    if (left === 0) expired = true;
+  }
+  if (expired) {
+    announce("A proposed street command expired unconfirmed: nothing was sent.");
+    renderProposals();
+  }
+}
+
+async function confirmProposal(id) {
+  const p = view.proposals.find((x) => x.id === id);
+  if (!p) return;
+  const ok = await confirmDialog(
+    "Raise the bollards?",
+    `<p>${h(commandText(p))}: ${p.device_ids.map((d) => `<code>${h(d)}</code>`).join(", ")}.</p>
+     <p><strong>A rising bollard can injure someone standing or driving over it.</strong> Check the street is clear first.
+     The commands go out under your name and purpose.</p>`,
+    { okLabel: "Raise now" },
+  );
+  if (ok) await decideProposal(id, "confirm", {});
+}
+
+async function decideProposal(id, verb, body) {
+  const incidentId = view.id;
+  const done = await api(`/v1/actuators/proposals/${enc(id)}/${verb}`, { method: "POST", body }).catch((err) => {
+    showError(err);
+    // Someone else decided, or it expired: show how it stands now.
+    if (err.status === 409) reloadProposals(incidentId);
+    return null;
+  });
+  if (!done) return;
+  upsertProposal(done);
+  if (verb === "confirm") {
+    const acked = done.outcomes.filter((o) => o.outcome === "acknowledged").length;
+    announce(`Confirmed: ${acked} of ${done.outcomes.length} devices acknowledged.`);
+  } else {
+    announce("Declined: nothing was sent.");
+  }
+}
+
+async function reloadProposals(incidentId) {
+  const page = await api(`/v1/actuators/proposals?incident_id=${enc(incidentId)}&limit=50`).catch(() => null);
+  if (page && view.id === incidentId) {
+    view.proposals = page.items;
+    renderProposals();
+  }
+}
+
+function upsertProposal(p) {
+  if (p.incident_id !== view.id) return;
+  const i = view.proposals.findIndex((x) => x.id === p.id);
+  // A stale frame never overwrites a newer state (e.g. "proposed" arriving after the decision).
+  if (i >= 0 && (view.proposals[i].version || 0) > (p.version || 0)) return;
+  if (i >= 0) view.proposals[i] = p;
+  else view.proposals.push(p);
+  renderProposals();
+}
+
+// A proposal arrived or was decided (live `proposal` topic).
+export function onProposal(state, p) {
+  if (!p || !p.id) return;
+  if (p.status === "pending") {
+    const inc = state.incidents.get(p.incident_id);
+    announce(`Automation ${p.rule_id} proposes: ${commandText(p)}${inc ? ` on ${inc.title}` : ""}. Confirm or decline in the incident view.`);
+  }
+  upsertProposal(p);
 }
 
 function renderTimeline(t) {

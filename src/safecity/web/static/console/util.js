@@ -68,9 +68,13 @@ export function beep() {
 
 export function announce(text) {
   const el = document.getElementById("announcer");
-  el.textContent = "";
-  // A fresh text node each time so screen readers read repeated messages too.
-  setTimeout(() => { el.textContent = text; }, 30);
+  // Each message is a new line of a live log: one that follows quickly (an acknowledgement and
+  // the proposal it set off) does not replace it before a screen reader has read it, and a
+  // repeated message is read again. The last few are kept.
+  const line = document.createElement("p");
+  line.textContent = text;
+  el.append(line);
+  while (el.childElementCount > 5) el.firstElementChild.remove();
 }
 
 export { h };
