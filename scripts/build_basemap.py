@@ -3,9 +3,11 @@
 A dev-time tool, never imported by the package. From the shared OSM extract it keeps what a
 control-room map needs to be legible without a tile server: roads (class and name), building
 footprints, water (lakes, ponds, basins as polygons; the sea's coastline and streams as lines),
-green areas (parks, gardens, grass, woods) and named places (districts, squares, stations) as
-points. The document is a set of GeoJSON FeatureCollections, one per layer, coordinates rounded
-to 6 decimals (~0.1 m), gzipped with mtime 0: the same input gives the same bytes::
+green areas (parks, gardens, grass, woods), named places (districts, squares, stations) as
+points, and trees (``natural=tree`` nodes as points, ``natural=tree_row`` ways as lines, each with
+a crown diameter ``crown_m``: what camera coverage needs to cast foliage shadows). The document
+is a set of GeoJSON FeatureCollections, one per layer, coordinates rounded to 6 decimals
+(~0.1 m), gzipped with mtime 0: the same input gives the same bytes::
 
     .venv/bin/python scripts/build_basemap.py [--source FILE] [--out FILE]
 """
@@ -16,6 +18,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,14 @@ DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "roads" / "helsinki" / "helsi
 DEFAULT_OUT = REPO / "src" / "safecity" / "maps" / "data" / "helsinki" / "basemap.json.gz"
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
 DIGITS = 6
-LAYERS = ("water", "green", "buildings", "roads", "places")
+LAYERS = ("water", "green", "buildings", "roads", "places", "trees")
+#: Crown diameter (m) of a tree or tree row whose ``diameter_crown`` is not tagged (or not sane).
+#: An assumption, not a measurement: a mid-sized street tree (lime, maple, birch) of a city
+#: centre; no survey of Helsinki's street trees was at hand. Such features carry no
+#: ``crown_tagged`` property, so the assumption stays visible in the data.
+DEFAULT_CROWN_M = 6.0
+#: ``diameter_crown`` values outside this range (m) are taken as mistagged and ignored.
+CROWN_RANGE_M = (1.0, 40.0)
 
 #: highway=* values that are not drawn (indoor, planned or point-like features).
 SKIP_HIGHWAYS = frozenset(
@@ -76,6 +86,27 @@ def _line(points: list[list[float]]) -> list[list[float]]:
     return out
 
 
+def _crown(tags: Any) -> dict[str, Any]:
+    """``crown_m`` from OSM ``diameter_crown`` (metres; "8", "8 m", "8.5m") when tagged and in
+    ``CROWN_RANGE_M``, else ``DEFAULT_CROWN_M``; ``evergreen`` when the tags say the tree keeps
+    its leaves (``leaf_cycle=evergreen``; without a ``leaf_cycle``, ``leaf_type=needleleaved``
+    or the older ``type=conifer``)."""
+    out: dict[str, Any] = {"crown_m": DEFAULT_CROWN_M}
+    raw = (tags.get("diameter_crown") or "").strip().removesuffix("m").strip()
+    try:
+        value = float(raw.replace(",", "."))
+    except ValueError:
+        value = math.nan
+    if CROWN_RANGE_M[0] <= value <= CROWN_RANGE_M[1]:
+        out = {"crown_m": round(value, 1), "crown_tagged": True}
+    cycle = tags.get("leaf_cycle")
+    if cycle == "evergreen" or (
+        cycle is None and (tags.get("leaf_type") == "needleleaved" or tags.get("type") == "conifer")
+    ):
+        out["evergreen"] = True
+    return out
+
+
 def _match(tags: Any, table: dict[tuple[str, str], str]) -> str | None:
     for (key, value), kind in table.items():
         if tags.get(key) == value:
@@ -95,6 +126,11 @@ class _Collector(osmium.SimpleHandler):
 
     def node(self, n: Any) -> None:
         tags = n.tags
+        if tags.get("natural") == "tree":
+            key = f"node/{n.id}"
+            point = {"type": "Point", "coordinates": _pt(n.location.lon, n.location.lat)}
+            self.layers["trees"][key] = _feature(key, point, kind="tree", **_crown(tags))
+            return
         name = tags.get("name")
         if not name:
             return
@@ -114,7 +150,8 @@ class _Collector(osmium.SimpleHandler):
         tags = w.tags
         highway = tags.get("highway")
         water = _match(tags, WATER_LINE_TAGS)
-        if (highway is None or highway in SKIP_HIGHWAYS) and water is None:
+        tree_row = tags.get("natural") == "tree_row"
+        if (highway is None or highway in SKIP_HIGHWAYS) and water is None and not tree_row:
             return
         # A way the extract cuts lacks the nodes outside it: each run of present nodes is a part.
         parts: list[list[list[float]]] = [[]]
@@ -132,7 +169,9 @@ class _Collector(osmium.SimpleHandler):
             else {"type": "MultiLineString", "coordinates": lines}
         )
         key = f"way/{w.id}"
-        if water is not None:
+        if tree_row:
+            self.layers["trees"][key] = _feature(key, geometry, kind="tree_row", **_crown(tags))
+        elif water is not None:
             self.layers["water"][key] = _feature(key, geometry, kind=water, name=tags.get("name"))
         elif highway is not None:
             self.layers["roads"][key] = _feature(

@@ -55,6 +55,11 @@ class PlaceMethod(StrEnum):
     exact = "exact"
 
 
+class FoliageName(StrEnum):
+    leaf = "leaf"
+    bare = "bare"
+
+
 def _fail(message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
     raise typer.Exit(2)
@@ -1004,16 +1009,39 @@ def coverage_cmd(
     recent_days: Annotated[
         int, typer.Option(min=7, max=182, help="Days an emerging hotspot is tested on")
     ] = 28,
+    foliage: Annotated[
+        FoliageName,
+        typer.Option(
+            help="leaf: tree crowns block views (the worst case for a camera); bare: leaves "
+            "fallen, only evergreen trees block"
+        ),
+    ] = FoliageName.leaf,
+    accessible_owner: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accessible-owner",
+            help="Owner agency whose camera feeds the control room can use (repeat for more; "
+            "default: every agency the demo registers). Other owners' cameras do not count as "
+            "seeing; what only they see is reported apart",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
     """Camera coverage of the demo city: covered share, blind spots, and the lamp posts where
     K new cameras would see the most; with --events, weighted by the forecast risk, and where
-    a mobile camera should test an emerging hotspot."""
+    a mobile camera should test an emerging hotspot. Buildings and tree crowns cast shadows."""
 
-    from safecity.analytics.coverage import Camera, CoverageModel, Site, coverage, place
+    from safecity.analytics.coverage import (
+        Camera,
+        CoverageModel,
+        Site,
+        coverage,
+        place,
+        split_by_owner,
+    )
     from safecity.core.registry import SensorKind
-    from safecity.maps import building_outlines
-    from safecity.sim.city import DemoCity
+    from safecity.maps import building_outlines, tree_outlines
+    from safecity.sim.city import AGENCIES, DemoCity
 
     cmap = None
     if events_csv is None:
@@ -1024,15 +1052,18 @@ def coverage_cmd(
     started = time.perf_counter()
     city = DemoCity.load()
     sensors = city.sensors()
-    cams = [
+    registered = [
         Camera.of(s)
         for s in sensors
         if s.kind is SensorKind.CAMERA and s.view is not None and s.location is not None
     ]
+    owners = sorted(set(accessible_owner)) if accessible_owner else sorted(AGENCIES)
+    cams, _ = split_by_owner(registered, owners)
     sites = [
         Site.of(s) for s in sensors if s.kind is SensorKind.LAMPPOST and s.location is not None
     ]
     buildings = building_outlines("helsinki")
+    trees = tree_outlines("helsinki", foliage=foliage.value)
     bb = city.bbox
     area = [
         (bb.min_lon, bb.min_lat),
@@ -1041,12 +1072,15 @@ def coverage_cmd(
         (bb.min_lon, bb.max_lat),
         (bb.min_lon, bb.min_lat),
     ]
-    model = CoverageModel.build(area, buildings, spacing_m=spacing)
-    rep = coverage(model, cams)
+    model = CoverageModel.build(area, buildings, trees=trees, spacing_m=spacing)
+    rep = coverage(model, registered, accessible_owners=owners)
     risk_info: dict[str, Any] | None = None
     weights = None
     mobile_out: dict[str, Any] | None = None
     notes: list[str] = []
+    idle = [o for o in accessible_owner or () if not any(c.owner == o for c in registered)]
+    if idle:
+        notes.append(f"accessible owner(s) with no camera in the register: {', '.join(idle)}")
     if events_csv is not None and cmap is not None:
         risk_info, weights, mobile_out = _risk_and_mobile(
             model, cams, sites, area, events_csv, cmap, _parse_cell(cell), mobile, recent_days
@@ -1068,6 +1102,20 @@ def coverage_cmd(
         "sample_spacing_m": rep.sample_spacing_m,
         "sample_points": len(model.samples),
         "blind_spots": len(rep.blind_spots),
+        "trees": {
+            "foliage": foliage.value,
+            "crowns": rep.trees,
+            "covered_share_without_trees": round(rep.covered_share_without_trees, 4),
+            "cost_share": round(rep.trees_cost_share, 4),
+        },
+        "accessible_owners": owners,
+        "inaccessible": {
+            "cameras": rep.inaccessible_cameras,
+            "owners": rep.inaccessible_owners,
+            "only_m2": rep.inaccessible_only_m2,
+            "only_share": round(rep.inaccessible_only_share, 4),
+            "only_points": rep.inaccessible_only_points,
+        },
         "risk_weighted": weights is not None,
         "risk": risk_info,
         "placement": {
@@ -1225,6 +1273,25 @@ def _print_coverage(result: dict[str, Any], k: int, spacing: float) -> None:
         highlight=False,
         markup=False,
     )
+    t = result["trees"]
+    console.print(
+        f"Trees ({t['foliage']}: {t['crowns']} crowns block views) hide "
+        f"{t['cost_share']:.1%} of the outdoor area: {t['covered_share_without_trees']:.1%} "
+        "would be seen without them.",
+        highlight=False,
+        markup=False,
+    )
+    i = result["inaccessible"]
+    if i["cameras"]:
+        owners = ", ".join(f"{o} ({n})" for o, n in i["owners"].items())
+        console.print(
+            f"{i['cameras']} cameras the control room cannot access (owners: {owners}) do not "
+            f"count; {i['only_share']:.1%} of the outdoor area ({i['only_m2']:,.0f} m², "
+            f"{i['only_points']} sample points) is seen only by them: a blind spot for the "
+            "control room that the public may think is watched.",
+            highlight=False,
+            markup=False,
+        )
     table = Table()
     for col in ("#", "site", "lon", "lat", f"new {seen} seen", "share"):
         table.add_column(col)

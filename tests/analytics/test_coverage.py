@@ -159,3 +159,74 @@ def test_the_excess_follows_where_the_recent_events_fell_inside_the_cell() -> No
     assert even.covered_share < 0.4  # spread over the whole square, one lamp sees a part
     with pytest.raises(ValueError, match="within needs"):
         place_mobile(model, sites, {0: 5.0}, one_cell, within=np.ones(2))
+
+
+def circle(east: float, north: float, radius: float, n: int = 16) -> list[tuple[float, float]]:
+    ring = [
+        at(
+            east + radius * math.cos(2 * math.pi * i / n),
+            north + radius * math.sin(2 * math.pi * i / n),
+        )
+        for i in range(n)
+    ]
+    return [*ring, ring[0]]
+
+
+def _seen(report_blind: list[tuple[float, float]], p: tuple[float, float]) -> bool:
+    """Whether the sample point nearest ``p`` (within 4 m) is not a blind spot."""
+    return not any(
+        abs(lon - p[0]) * M_LON < 4 and abs(lat - p[1]) * M_LAT < 4 for lon, lat in report_blind
+    )
+
+
+def test_a_tree_in_leaf_hides_what_is_behind_it_and_bare_it_does_not() -> None:
+    # A 6 m crown 30 m east of a camera looking east: the point 30 m behind it is hidden in
+    # leaf; with the leaves fallen (foliage="bare" drops a deciduous crown) it is seen.
+    crown = circle(80, 100, 3.0)
+    cam = Camera("c1", *at(50, 100), direction_deg=90.0, fov_deg=60.0, range_m=100.0)
+    leaf = CoverageModel.build(AREA, trees=[crown], spacing_m=5.0)
+    bare = CoverageModel.build(AREA, trees=[], spacing_m=5.0)
+    in_leaf = coverage(leaf, [cam])
+    leafless = coverage(bare, [cam])
+    behind, beside = at(110, 100), at(110, 130)
+    assert not _seen(in_leaf.blind_spots, behind)
+    assert _seen(leafless.blind_spots, behind)
+    assert _seen(in_leaf.blind_spots, beside) and _seen(leafless.blind_spots, beside)
+    # The crown is not a building: the ground under it stays outdoors.
+    assert leaf.outdoor is not None and bare.outdoor is not None
+    assert leaf.outdoor.area == pytest.approx(bare.outdoor.area)
+    # The report says what the trees cost: the covered area without them is the bare one.
+    assert in_leaf.trees == 1 and leafless.trees == 0
+    assert in_leaf.covered_m2_without_trees == pytest.approx(leafless.covered_m2, rel=1e-6)
+    assert in_leaf.covered_m2 < leafless.covered_m2
+    assert in_leaf.trees_cost_share > 0 and leafless.trees_cost_share == 0
+    # A camera inside a crown (a pole under a tree) still sees out of it.
+    under = Camera("c2", *at(80, 100), direction_deg=90.0, fov_deg=60.0, range_m=50.0)
+    assert coverage(leaf, [under]).covered_m2 > 0.9 * coverage(bare, [under]).covered_m2
+
+
+def test_a_camera_the_control_room_cannot_access_is_a_blind_spot_reported_apart() -> None:
+    model = CoverageModel.build(AREA, spacing_m=5.0)
+    police = Camera("police", *at(40, 100), 270.0, 90.0, 30.0, owner="police")
+    mall = Camera("mall-cctv", *at(160, 100), 90.0, 90.0, 30.0, owner="kamppi-mall")
+    unknown = Camera("no-owner", *at(100, 40), 180.0, 90.0, 30.0)
+    everyone = coverage(model, [police, mall, unknown])
+    assert everyone.cameras == 3 and everyone.inaccessible_cameras == 0
+    assert everyone.inaccessible_only_m2 == 0 and everyone.inaccessible_owners == {}
+    report = coverage(model, [police, mall, unknown], accessible_owners={"police"})
+    # The mall's camera does not count as seeing; a camera with no owner said still does.
+    assert report.cameras == 2 and report.inaccessible_cameras == 1
+    assert report.inaccessible_owners == {"kamppi-mall": 1}
+    assert report.covered_m2 == pytest.approx(everyone.covered_m2 * 2 / 3, rel=0.02)
+    wedge_m2 = math.pi * 30.0**2 / 4
+    assert report.inaccessible_only_m2 == pytest.approx(wedge_m2, rel=0.03)
+    assert report.inaccessible_only_share == pytest.approx(wedge_m2 / 40_000, rel=0.03)
+    assert report.inaccessible_only_points > 0
+    in_mall_view = at(175, 100)
+    assert not _seen(report.blind_spots, in_mall_view)  # a blind spot for the control room
+    assert _seen(everyone.blind_spots, in_mall_view)
+    # What an accessible camera also sees is not "only" theirs.
+    overlap = Camera("police-2", *at(160, 100), 90.0, 90.0, 30.0, owner="police")
+    both = coverage(model, [police, mall, overlap], accessible_owners=["police"])
+    assert both.inaccessible_only_m2 == pytest.approx(0.0, abs=1.0)
+    assert both.inaccessible_only_points == 0

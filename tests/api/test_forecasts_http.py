@@ -3,6 +3,8 @@ events and register, with a manual clock."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -12,7 +14,8 @@ import pytest
 
 from factories import LAT0, LON0, T0, metres_east, raw_event, sensor_record
 from safecity.core.clock import ManualClock
-from safecity.core.identity import Role
+from safecity.core.identity import Agency, Role
+from safecity.maps import basemap_bytes
 from safecity.runtime import Runtime
 from safecity.settings import Settings
 from support import Api
@@ -290,6 +293,7 @@ def test_permissions_and_bad_parameters(api: Api) -> None:
     assert field("/v1/planning/coverage?method=best") == "query.method"
     assert field("/v1/planning/coverage?mobile=6") == "query.mobile"
     assert field("/v1/planning/coverage?mobile=-1") == "query.mobile"
+    assert field("/v1/planning/coverage?foliage=autumn") == "query.foliage"
 
 
 def test_a_mobile_camera_is_recommended_for_a_new_cluster_not_a_steady_hotspot(
@@ -384,3 +388,78 @@ def test_no_emerging_hotspot_means_no_mobile_site(api: Api) -> None:
     mobile = body["mobile"]
     assert mobile["hotspots"]["features"] == [] and mobile["sites"] == []
     assert mobile["reason"]
+
+
+def _nearest_deciduous_tree() -> tuple[float, float]:
+    """The packaged basemap's tree nearest the test centre that is not tagged evergreen."""
+    doc = json.loads(gzip.decompress(basemap_bytes("helsinki")))
+    spots = [
+        tuple(f["geometry"]["coordinates"])
+        for f in doc["layers"]["trees"]["features"]
+        if f["properties"]["kind"] == "tree" and not f["properties"].get("evergreen")
+    ]
+    return min(
+        spots, key=lambda p: math.hypot((p[0] - LON0) / metres_east(1), (p[1] - LAT0) * 111_320)
+    )
+
+
+def test_trees_in_leaf_hide_views_and_private_cameras_do_not_count(
+    api: Api, runtime: Runtime, settings: Settings
+) -> None:
+    """A camera looking past a street tree loses part of its view in leaf, not bare; a private
+    camera counts only while its owner is accessible, and what only it sees is reported."""
+    runtime.identity.add_agency(Agency(id="kamppi-mall", name="Kamppi mall", kind="private"))
+    tree_lon, tree_lat = _nearest_deciduous_tree()
+    h = api.h(Role.ADMIN)
+    cams = [
+        # 12 m west of the tree, looking east past it.
+        ("cam-street", "helsinki-police", tree_lon - metres_east(12), tree_lat, 90.0),
+        # The mall's camera on its own facade, 150 m south, looking south.
+        ("cam-mall", "kamppi-mall", tree_lon, tree_lat - _north(150), 180.0),
+    ]
+    for cam_id, owner, lon, lat, direction in cams:
+        record = sensor_record(
+            id=cam_id,
+            owner_agency=owner,
+            location={"lon": lon, "lat": lat},
+            view={"direction_deg": direction, "fov_deg": 60.0, "range_m": 40.0},
+        )
+        r = api.client.put(f"/v1/sensors/{cam_id}", json=record, headers=h)
+        assert r.status_code == 200, r.text
+
+    def get(query: str) -> dict[str, Any]:
+        r = api.client.get(
+            f"/v1/planning/coverage?k=0&mobile=0{query}", headers=api.h(Role.ANALYST)
+        )
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    # A city whose control room can use the mall's feed lists it: both cameras count.
+    settings.forecast.accessible_owners = ["helsinki-police", "helsinki-rescue", "kamppi-mall"]
+    leaf = get("")
+    assert leaf["accessible_owners"] == ["helsinki-police", "helsinki-rescue", "kamppi-mall"]
+    assert leaf["cameras"] == 2 and leaf["inaccessible"]["cameras"] == 0
+    trees = leaf["trees"]
+    assert trees["foliage"] == "leaf" and trees["crowns"] > 0
+    assert trees["cost_share"] > 0
+    assert trees["covered_share_without_trees"] == pytest.approx(
+        leaf["covered_share"] + trees["cost_share"], abs=1e-5
+    )
+    bare = get("&foliage=bare")
+    assert bare["trees"]["foliage"] == "bare" and bare["trees"]["crowns"] < trees["crowns"]
+    assert bare["covered_share"] > leaf["covered_share"]
+    assert bare["covered_share"] == pytest.approx(trees["covered_share_without_trees"], abs=1e-5)
+
+    # By default a private owner's feed is not the control room's: its camera does not count.
+    settings.forecast.accessible_owners = None
+    private = get("")
+    assert private["accessible_owners"] == ["helsinki-police", "helsinki-rescue"]
+    assert private["cameras"] == 1
+    gone = private["inaccessible"]
+    assert gone["cameras"] == 1 and gone["owners"] == {"kamppi-mall": 1}
+    assert gone["only_m2"] > 0 and gone["only_points"] > 0
+    assert private["covered_share"] + gone["only_share"] == pytest.approx(
+        leaf["covered_share"], abs=1e-4
+    )
+    assert private["blind_spot_count"] == leaf["blind_spot_count"] + gone["only_points"]

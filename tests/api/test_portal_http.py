@@ -27,7 +27,7 @@ def test_the_basemap_is_gzipped_osm_json_with_its_layers(api: Api) -> None:
     assert r.headers["content-type"].startswith("application/json")
     assert r.headers["cache-control"] == "public, max-age=86400"
     doc = r.json()  # the client undid the gzip
-    assert set(doc["layers"]) == {"roads", "buildings", "water", "green", "places"}
+    assert set(doc["layers"]) == {"roads", "buildings", "water", "green", "places", "trees"}
     assert "OpenStreetMap" in doc["attribution"]
     assert all(doc["layers"][name]["features"] for name in doc["layers"])
     road = doc["layers"]["roads"]["features"][0]

@@ -138,7 +138,34 @@ def test_without_events_every_point_weighs_the_same_and_it_says_so(
     out = json.loads(result.output)
     assert out["risk_weighted"] is False and out["mobile"] is None and out["risk"] is None
     assert any("no --events" in n for n in out["notes"])
+    # Trees in leaf by default; every camera is the demo's (police) and the demo's agencies
+    # are all accessible.
+    trees = out["trees"]
+    assert trees["foliage"] == "leaf" and trees["crowns"] > 600 and trees["cost_share"] > 0
+    assert trees["covered_share_without_trees"] > out["covered_share"]
+    assert out["accessible_owners"] == ["helsinki-city", "helsinki-police", "helsinki-rescue"]
+    assert out["inaccessible"]["cameras"] == 0 and out["cameras"] == 221
     bad = runner.invoke(forecast_app, ["coverage", "--mapping", "chicago"])
     assert bad.exit_code == 2 and "need --events" in bad.output
     both = runner.invoke(forecast_app, ["coverage", "--events", str(town["csv"])])
     assert both.exit_code == 2 and "exactly one of --mapping" in both.output
+
+
+def test_foliage_and_cameras_the_control_room_cannot_access() -> None:
+    """Bare trees hide less; with only the city's feeds accessible, the demo's (police) cameras
+    see nothing for the control room, and what they see is reported apart."""
+    args = ["coverage", "--k", "0", "--spacing", "50", "--foliage", "bare"]
+    result = runner.invoke(forecast_app, [*args, "--accessible-owner", "helsinki-city", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["trees"]["foliage"] == "bare" and out["trees"]["crowns"] < 20
+    assert out["accessible_owners"] == ["helsinki-city"]
+    assert out["cameras"] == 0 and out["covered_share"] == 0
+    gone = out["inaccessible"]
+    assert gone["cameras"] == 221 and gone["owners"] == {"helsinki-police": 221}
+    assert 0.05 < gone["only_share"] < 0.3 and gone["only_points"] > 0
+    assert out["blind_spots"] == out["sample_points"]
+    text = runner.invoke(forecast_app, [*args, "--accessible-owner", "nobody"])
+    assert text.exit_code == 0, text.output
+    assert "221 cameras the control room cannot access" in text.output
+    assert "accessible owner(s) with no camera in the register: nobody" in text.output

@@ -1,9 +1,15 @@
 """Camera coverage: what the cameras can see, where nothing can, and where new ones would help.
 
 Visibility is computed in a local metric frame: each camera casts rays across its field of view
-out to its range, and a ray stops at the first building it meets, so walls cast shadows. The
-covered area is the union of those visibility polygons over the outdoor part of the study area;
-the blind spots are the outdoor sample points no camera sees.
+out to its range, and a ray stops at the first building or tree crown it meets, so walls and
+foliage cast shadows (in plan: heights are not modelled, so a crown hides everything behind it,
+the worst case for a camera in leaf). The covered area is the union of those visibility
+polygons over the outdoor part of the study area (the ground under a crown is outdoors); the
+blind spots are the outdoor sample points no camera sees. :func:`coverage` also says what the
+trees cost (the covered area with and without them), and counts only the cameras whose owner
+the control room can use: the area seen only by the others (private CCTV registered for
+transparency) is reported apart, a blind spot for the control room that the public may think
+is watched.
 
 Recommending K new positions is a weighted maximum-coverage problem over candidate sites
 (existing lamp posts and poles, where a camera can be mounted): each outdoor sample point carries
@@ -24,7 +30,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,10 +64,12 @@ class Camera:
     direction_deg: float = 0.0
     fov_deg: float = 90.0
     range_m: float = 50.0
+    #: The owner agency; ``None`` (not said) counts as one the control room can use.
+    owner: str | None = None
 
     @classmethod
     def of(cls, sensor: Sensor) -> Camera:
-        """A registered camera with a position and a view."""
+        """A registered camera with a position, a view and its owner agency."""
         if sensor.location is None or sensor.view is None:
             raise ValueError(f"camera {sensor.id} needs a location and a view")
         view = sensor.view
@@ -71,7 +80,22 @@ class Camera:
             view.direction_deg,
             view.fov_deg,
             view.range_m,
+            sensor.owner_agency,
         )
+
+    def accessible(self, owners: Collection[str] | None) -> bool:
+        """Whether the control room can use this camera's feed: every camera when ``owners``
+        is None, else one with no owner said or an owner in ``owners``."""
+        return owners is None or self.owner is None or self.owner in owners
+
+
+def split_by_owner(
+    cameras: Sequence[Camera], owners: Collection[str] | None
+) -> tuple[list[Camera], list[Camera]]:
+    """The cameras the control room can use (owner in ``owners``) and the others."""
+    usable = [c for c in cameras if c.accessible(owners)]
+    others = [c for c in cameras if not c.accessible(owners)]
+    return usable, others
 
 
 @dataclass(frozen=True)
@@ -95,15 +119,40 @@ class Site:
 
 @dataclass(frozen=True)
 class CoverageReport:
+    """What the cameras the control room can use see (``cameras``, ``covered_m2``,
+    ``blind_spots``), what the trees cost, and what only the other cameras see."""
+
     outdoor_m2: float
     covered_m2: float
     cameras: int
-    blind_spots: list[tuple[float, float]]  # lon, lat of uncovered sample points
+    blind_spots: list[tuple[float, float]]  # lon, lat of sample points no usable camera sees
     sample_spacing_m: float
+    #: Tree crowns modelled as occluders, and the covered area if there were none.
+    trees: int = 0
+    covered_m2_without_trees: float = 0.0
+    #: Cameras whose owner the control room cannot use, per owner; what only they see.
+    inaccessible_cameras: int = 0
+    inaccessible_owners: dict[str, int] = field(default_factory=dict)
+    inaccessible_only_m2: float = 0.0
+    inaccessible_only_points: int = 0
 
     @property
     def covered_share(self) -> float:
         return self.covered_m2 / self.outdoor_m2 if self.outdoor_m2 else 0.0
+
+    @property
+    def covered_share_without_trees(self) -> float:
+        return self.covered_m2_without_trees / self.outdoor_m2 if self.outdoor_m2 else 0.0
+
+    @property
+    def trees_cost_share(self) -> float:
+        """Share of the outdoor area the trees hide from the usable cameras."""
+        return self.covered_share_without_trees - self.covered_share
+
+    @property
+    def inaccessible_only_share(self) -> float:
+        """Share of the outdoor area seen only by cameras the control room cannot use."""
+        return self.inaccessible_only_m2 / self.outdoor_m2 if self.outdoor_m2 else 0.0
 
 
 @dataclass(frozen=True)
@@ -165,13 +214,15 @@ class MobilePlacement:
 
 @dataclass
 class CoverageModel:
-    """The study area, its buildings and sample points, in a local metric frame."""
+    """The study area, its buildings, tree crowns and sample points, in a local metric frame."""
 
     area: Polygon
     buildings: list[Polygon]
     to_metric: Callable[[float, float], tuple[float, float]]
     to_lonlat: Callable[[float, float], tuple[float, float]]
     spacing_m: float
+    #: Tree crowns: they block views (rays) but the ground under them is outdoors.
+    trees: list[Polygon] = field(default_factory=list)
     outdoor: BaseGeometry | None = None
     samples: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     _tree: STRtree | None = None
@@ -188,9 +239,11 @@ class CoverageModel:
         area: Ring,
         buildings: Sequence[Ring] = (),
         *,
+        trees: Sequence[Ring] = (),
         spacing_m: float = 10.0,
     ) -> CoverageModel:
-        """``area`` and ``buildings`` as (lon, lat) rings; samples every ``spacing_m``."""
+        """``area``, ``buildings`` and tree crowns (``trees``, e.g.
+        ``safecity.maps.tree_outlines``) as (lon, lat) rings; samples every ``spacing_m``."""
         if spacing_m <= 0:
             raise ValueError("spacing_m must be positive")
         lon0 = sum(p[0] for p in area) / len(area)
@@ -212,10 +265,13 @@ class CoverageModel:
 
         study = poly(area)
         footprints = [p for p in (poly(r) for r in buildings) if not p.is_empty]
-        model = cls(study, footprints, to_metric, to_lonlat, spacing_m)
+        # Crowns away from the study area cannot block a view inside it (range is short).
+        near = study.buffer(500.0)
+        crowns = [p for p in (poly(r) for r in trees) if not p.is_empty and p.intersects(near)]
+        model = cls(study, footprints, to_metric, to_lonlat, spacing_m, crowns)
         blocked = unary_union(footprints) if footprints else Polygon()
         model.outdoor = study.difference(blocked)
-        model._tree = STRtree(footprints) if footprints else None
+        model._index()
         minx, miny, maxx, maxy = study.bounds
         xs = np.arange(minx + spacing_m / 2, maxx, spacing_m)
         ys = np.arange(miny + spacing_m / 2, maxy, spacing_m)
@@ -228,6 +284,35 @@ class CoverageModel:
             inside = outdoor.contains(points(grid))
             model.samples = grid[inside]
         return model
+
+    @property
+    def occluders(self) -> list[Polygon]:
+        """What stops a ray: the buildings, then the tree crowns."""
+        return [*self.buildings, *self.trees]
+
+    def _index(self) -> None:
+        occluders = self.occluders
+        self._tree = STRtree(occluders) if occluders else None
+        self._walls = None
+        self._seen = {}
+
+    def without_trees(self) -> CoverageModel:
+        """The same area, buildings and sample points with no tree crowns (itself when it has
+        none): to measure what the trees cost."""
+        if not self.trees:
+            return self
+        bare = CoverageModel(
+            self.area,
+            self.buildings,
+            self.to_metric,
+            self.to_lonlat,
+            self.spacing_m,
+            [],
+            self.outdoor,
+            self.samples,
+        )
+        bare._index()
+        return bare
 
     def visibility(
         self, lon: float, lat: float, direction_deg: float, fov_deg: float, range_m: float
@@ -246,8 +331,9 @@ class CoverageModel:
         return wedge if self.outdoor is None else wedge.intersection(self.outdoor)
 
     def _first_hits(self, x0: float, y0: float, tips: np.ndarray) -> np.ndarray:
-        """Where each ray from (x0, y0) to its tip first meets a building wall (all rays at
-        once); a camera on a facade sees out of its own building."""
+        """Where each ray from (x0, y0) to its tip first meets a building wall or a crown's edge
+        (all rays at once); a camera on a facade sees out of its own building, and one inside a
+        crown (on a pole under a tree: heights are not modelled) out of that crown."""
         if self._tree is None or not len(tips):
             return tips
         starts = np.broadcast_to(np.asarray([x0, y0], dtype=np.float64), tips.shape)
@@ -260,7 +346,7 @@ class CoverageModel:
         if not len(ray_of):
             return best
         if self._walls is None:
-            self._walls = np.asarray([b.exterior for b in self.buildings], dtype=object)
+            self._walls = np.asarray([b.exterior for b in self.occluders], dtype=object)
         hits = intersection(rays[ray_of], self._walls[building_of])
         coords, which = get_coordinates(hits, return_index=True)
         if not len(coords):
@@ -310,8 +396,7 @@ class CoverageModel:
         return mask
 
 
-def coverage(model: CoverageModel, cameras: Sequence[Camera]) -> CoverageReport:
-    """Covered outdoor area and the blind spots of the existing cameras."""
+def _union_of_views(model: CoverageModel, cameras: Sequence[Camera]) -> BaseGeometry:
     views = []
     for c in cameras:
         key = (c.lon, c.lat, c.direction_deg, c.fov_deg, c.range_m)
@@ -319,16 +404,48 @@ def coverage(model: CoverageModel, cameras: Sequence[Camera]) -> CoverageReport:
         views.append(view)
         if key not in model._seen:
             model._seen[key] = np.flatnonzero(model.covered_mask([view]))
-    union = unary_union(views) if views else Polygon()
+    return unary_union(views) if views else Polygon()
+
+
+def coverage(
+    model: CoverageModel,
+    cameras: Sequence[Camera],
+    *,
+    accessible_owners: Collection[str] | None = None,
+) -> CoverageReport:
+    """Covered outdoor area and the blind spots of the cameras the control room can use.
+
+    ``accessible_owners`` lists the owner agencies whose feeds the control room can use (None:
+    every camera counts). The other cameras do not cover anything; they are counted per owner
+    and the area (and sample points) only they see is reported: a blind spot for the control
+    room. When the model has tree crowns, the covered area without them is computed too.
+    """
+    usable, others = split_by_owner(cameras, accessible_owners)
+    union = _union_of_views(model, usable)
     outdoor_m2 = model.outdoor.area if model.outdoor is not None else 0.0
-    seen = _seen_by_cameras(model, cameras)
+    seen = _seen_by_cameras(model, usable)
     blind = [model.to_lonlat(float(x), float(y)) for x, y in model.samples[~seen]]
+    only_m2 = 0.0
+    only_points = 0
+    if others:
+        theirs = _union_of_views(model, others)
+        only_m2 = theirs.difference(union).area
+        only_points = int((_seen_by_cameras(model, others) & ~seen).sum())
+    without = union.area
+    if model.trees:
+        without = _union_of_views(model.without_trees(), usable).area
     return CoverageReport(
         outdoor_m2=round(outdoor_m2, 1),
         covered_m2=round(union.area, 1),
-        cameras=len(cameras),
+        cameras=len(usable),
         blind_spots=blind,
         sample_spacing_m=model.spacing_m,
+        trees=len(model.trees),
+        covered_m2_without_trees=round(without, 1),
+        inaccessible_cameras=len(others),
+        inaccessible_owners=dict(sorted(Counter(str(c.owner) for c in others).items())),
+        inaccessible_only_m2=round(only_m2, 1),
+        inaccessible_only_points=only_points,
     )
 
 
@@ -365,7 +482,7 @@ def place(
         raise ValueError(f"risk needs one weight per sample point ({len(model.samples)})")
     started = time.perf_counter()
     already = _seen_by_cameras(model, existing)
-    sets = _site_sets(model, sites)
+    sets = _site_sets(model, sites) if k > 0 else []  # nothing to place: no rays to cast
     total = float(weights.sum())
     base = float(weights[already].sum())
     bound: float | None = None

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from safecity.core.areas import Area, AreaMap
 from safecity.core.places import Place, PlaceIndex, PlaceKind
@@ -84,17 +85,24 @@ def load_areas(name_or_path: str | Path, *, max_m: float = 5_000.0) -> AreaMap:
 
 def basemap_bytes(name: str) -> bytes:
     """The offline basemap of a packaged map, gzipped JSON as built by
-    ``scripts/build_basemap.py``: ``{"layers": {"roads"|"buildings"|"water"|"green"|"places":
-    FeatureCollection}, "attribution", "bbox"}``. Raises ValueError for an unknown map."""
+    ``scripts/build_basemap.py``: ``{"layers": {"roads"|"buildings"|"water"|"green"|"places"|
+    "trees": FeatureCollection}, "attribution", "bbox"}``. Raises ValueError for an unknown map."""
     if name not in PACKAGED:
         raise ValueError(f"{name!r} is not a packaged map (known: {', '.join(PACKAGED)})")
     return (files(__name__) / "data" / name / "basemap.json.gz").read_bytes()
 
 
+def _basemap(name: str) -> dict[str, Any]:
+    doc = json.loads(gzip.decompress(basemap_bytes(name)))
+    if not isinstance(doc, dict):
+        raise ValueError(f"packaged basemap {name!r}: expected a JSON object")  # noqa: TRY004
+    return doc
+
+
 def building_outlines(name: str) -> list[list[tuple[float, float]]]:
     """The outer rings (lon, lat) of the packaged basemap's building footprints: what the
     camera-coverage analysis needs to cast shadows. Raises ValueError for an unknown map."""
-    doc = json.loads(gzip.decompress(basemap_bytes(name)))
+    doc = _basemap(name)
     rings: list[list[tuple[float, float]]] = []
     for feature in doc.get("layers", {}).get("buildings", {}).get("features", []):
         geometry = feature.get("geometry") or {}
@@ -109,3 +117,65 @@ def building_outlines(name: str) -> list[list[tuple[float, float]]]:
             if polygon and len(polygon[0]) >= 4
         )
     return rings
+
+
+#: Foliage of :func:`tree_outlines`: ``leaf`` (every crown) or ``bare`` (evergreens only).
+Foliage = Literal["leaf", "bare"]
+#: Vertices of a crown's circle.
+_CROWN_VERTICES = 16
+
+
+def tree_outlines(name: str, *, foliage: Foliage = "leaf") -> list[list[tuple[float, float]]]:
+    """Tree crowns of the packaged basemap as outer rings (lon, lat), the form
+    :func:`building_outlines` gives: each ``natural=tree`` a circle of its ``crown_m`` diameter
+    (16 vertices), each ``natural=tree_row`` its line buffered to ``crown_m`` wide. With
+    ``foliage="bare"`` (leaves fallen) only the trees tagged evergreen are kept. Raises
+    ValueError for an unknown map or foliage."""
+    if foliage not in ("leaf", "bare"):
+        raise ValueError(f"foliage must be 'leaf' or 'bare', not {foliage!r}")
+    doc = _basemap(name)
+    rings: list[list[tuple[float, float]]] = []
+    for feature in doc.get("layers", {}).get("trees", {}).get("features", []):
+        props = feature.get("properties") or {}
+        if foliage == "bare" and not props.get("evergreen"):
+            continue
+        geometry = feature.get("geometry") or {}
+        kind = geometry.get("type")
+        coordinates = geometry.get("coordinates", [])
+        lines = (
+            [[coordinates]]
+            if kind == "Point"
+            else [coordinates]
+            if kind == "LineString"
+            else coordinates
+            if kind == "MultiLineString"
+            else []
+        )
+        radius = float(props.get("crown_m", 0.0)) / 2.0
+        if radius <= 0:
+            continue
+        for line in lines:
+            if line:
+                rings.extend(_crown_rings([(float(p[0]), float(p[1])) for p in line], radius))
+    return rings
+
+
+def _crown_rings(
+    line: list[tuple[float, float]], radius_m: float
+) -> list[list[tuple[float, float]]]:
+    """A point (one vertex) or line buffered by ``radius_m``, in a local equirectangular frame
+    at its first vertex (exact enough over a few hundred metres)."""
+    from shapely.geometry import LineString, Point
+
+    lon0, lat0 = line[0]
+    kx = 111_320.0 * math.cos(math.radians(lat0))
+    ky = 111_320.0
+    xy = [((lon - lon0) * kx, (lat - lat0) * ky) for lon, lat in line]
+    shape = Point(xy[0]) if len(xy) == 1 else LineString(xy)
+    buffered = shape.buffer(radius_m, quad_segs=_CROWN_VERTICES // 4)
+    polygons = list(getattr(buffered, "geoms", [buffered]))
+    return [
+        [(round(lon0 + x / kx, 7), round(lat0 + y / ky, 7)) for x, y in poly.exterior.coords]
+        for poly in polygons
+        if not poly.is_empty
+    ]

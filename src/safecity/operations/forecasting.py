@@ -14,10 +14,12 @@
   clock passes ``daily_at``; :meth:`ForecastService.publish_now` runs it on demand.
 * **demand**: hourly counts per named area, the hour-of-week profile forecast, its MASE
   backtest against the seasonal-naive baseline, and staff per shift (Erlang C).
-* **coverage**: what registered cameras see, the blind spots, and the lamp posts where K new
-  cameras would cover the most forecast risk (greedy, or exact with CP-SAT); and, for cells
-  whose last four weeks are far above their own long-run rate (emerging hotspots), the lamp
-  posts where a mobile camera would test them before fixed cameras or patrols follow.
+* **coverage**: what the registered cameras the control room can use see (buildings and tree
+  crowns cast shadows; the trees' cost and the area seen only by cameras of other owners are
+  reported), the blind spots, and the lamp posts where K new cameras would cover the most
+  forecast risk (greedy, or exact with CP-SAT); and, for cells whose last four weeks are far
+  above their own long-run rate (emerging hotspots), the lamp posts where a mobile camera
+  would test them before fixed cameras or patrols follow.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from safecity.core.catalogue import (
 )
 from safecity.core.clock import Clock
 from safecity.core.errors import FieldError, InvalidInput, NotFound
-from safecity.core.identity import Permission, Principal, Role
+from safecity.core.identity import Ident, Permission, Principal, Role
 from safecity.core.payloads import Discovery
 from safecity.core.ports import Store
 from safecity.core.records import EventQuery, StoredEvent
@@ -60,6 +62,8 @@ log = logging.getLogger(__name__)
 
 Method = Literal["retrospective", "kde", "prospective", "sepp", "naive", "learned"]
 PlacementMethod = Literal["greedy", "exact"]
+#: Coverage with trees in leaf (crowns block views) or bare (only evergreens block).
+Foliage = Literal["leaf", "bare"]
 
 #: Event types whose events may count towards the forecast (each is then classified).
 DEFAULT_EVENT_TYPES = (
@@ -88,6 +92,8 @@ _NO_AREA = "(no area)"
 _BLIND_SPOTS_LISTED = 200
 _MAX_SAMPLES = 20_000
 _MAX_MOBILE = 5
+#: Agency kind of owners whose camera feeds the control room cannot use by default.
+PRIVATE_AGENCY_KIND = "private"
 #: Emerging hotspots: the recent days tested against the forecast window before them.
 _RECENT_DAYS = 28
 _EMERGING_LISTED = 200
@@ -123,6 +129,14 @@ class ForecastSettings(BaseModel):
         default=True,
         description="The card's feedback-loop check also gives each area's event share "
         "reweighted by the inverse probability of patrol discovery",
+    )
+    accessible_owners: list[Ident] | None = Field(
+        default=None,
+        max_length=200,
+        description="Coverage: owner agencies whose camera feeds the control room can use; "
+        "cameras of other owners (e.g. private CCTV registered for transparency) do not count "
+        "as seeing. Unset: every agency in the platform's agencies table except those of "
+        "kind 'private' (register private CCTV owners with that kind)",
     )
 
     @property
@@ -373,8 +387,32 @@ class MobileResult(_Model):
     reason: str = Field(default="", description="Why no site is recommended, when none is")
 
 
-class CoverageResult(_Model):
+class TreesResult(_Model):
+    """What the tree crowns cost the cameras the control room can use."""
+
+    foliage: Foliage = Field(
+        description="leaf: every crown blocks views (the worst case); bare: only evergreens"
+    )
+    crowns: int = Field(description="Tree crowns (and tree rows) blocking views")
+    covered_share_without_trees: float = Field(description="Outdoor area seen with no trees")
+    cost_share: float = Field(description="Outdoor area the trees hide: without minus with")
+
+
+class InaccessibleResult(_Model):
+    """Registered cameras whose owner's feed the control room cannot use, and what only they
+    see: a blind spot for the control room that the public may think is watched."""
+
     cameras: int
+    owners: dict[str, int] = Field(description="Cameras per owner agency")
+    only_m2: float = Field(description="Outdoor area seen only by these cameras")
+    only_share: float = Field(description="The same as a share of the outdoor area")
+    only_points: int = Field(description="Sample points seen only by these cameras")
+
+
+class CoverageResult(_Model):
+    cameras: int = Field(
+        description="Cameras that count: located, with a view, active, owner accessible"
+    )
     candidate_sites: int
     buildings: int
     outdoor_m2: float
@@ -383,6 +421,11 @@ class CoverageResult(_Model):
     sample_spacing_m: float
     blind_spot_count: int
     blind_spots: list[tuple[float, float]] = Field(description="lon/lat, at most 200")
+    trees: TreesResult
+    accessible_owners: list[str] = Field(
+        description="Owner agencies whose cameras count (the setting, else every agency)"
+    )
+    inaccessible: InaccessibleResult
     risk_weighted: bool
     forecast_date: date | None
     greedy: PlacementResult
@@ -529,7 +572,9 @@ class ForecastService:
         self.zone = ZoneInfo(timezone)
         self.areas = areas or AreaMap()
         self._basemaps = tuple(basemaps)
-        self._buildings: dict[str, list[tuple[tuple[float, float, float, float], Any]]] = {}
+        self._outlines: dict[
+            tuple[str, str], list[tuple[tuple[float, float, float, float], Any]]
+        ] = {}
         self._lock = asyncio.Lock()
 
     # --- forecasts ---------------------------------------------------------------------------
@@ -946,6 +991,7 @@ class ForecastService:
         k: int = 3,
         method: PlacementMethod = "greedy",
         mobile: int = 1,
+        foliage: Foliage = "leaf",
     ) -> CoverageResult:
         require(principal, Permission.SENSORS_READ)
         require(principal, Permission.EVENTS_READ)
@@ -956,14 +1002,23 @@ class ForecastService:
             errors.append(FieldError("query.mobile", f"must be between 0 and {_MAX_MOBILE}"))
         if errors:
             raise InvalidInput(errors)
-        result = await asyncio.to_thread(self._coverage, k, method, mobile)
+        if foliage not in ("leaf", "bare"):
+            raise InvalidInput([FieldError("query.foliage", "must be leaf or bare")])
+        result = await asyncio.to_thread(self._coverage, k, method, mobile, foliage)
         await asyncio.to_thread(
             self._audit.record,
             principal,
             "planning.coverage",
             "sensor",
             None,
-            details={"k": k, "method": method, "mobile": mobile, "cameras": result.cameras},
+            details={
+                "k": k,
+                "method": method,
+                "mobile": mobile,
+                "foliage": foliage,
+                "cameras": result.cameras,
+                "inaccessible_cameras": result.inaccessible.cameras,
+            },
         )
         return result
 
@@ -977,7 +1032,16 @@ class ForecastService:
                 return out
             offset += len(page)
 
-    def _coverage(self, k: int, method: PlacementMethod, mobile: int = 0) -> CoverageResult:
+    def _accessible_owners(self) -> list[str]:
+        configured = self.settings.accessible_owners
+        if configured is not None:
+            return sorted(set(configured))
+        # Private owners register their cameras for transparency; their feeds are theirs.
+        return sorted(a.id for a in self._store.list_agencies() if a.kind != PRIVATE_AGENCY_KIND)
+
+    def _coverage(
+        self, k: int, method: PlacementMethod, mobile: int = 0, foliage: Foliage = "leaf"
+    ) -> CoverageResult:
         from safecity.analytics import coverage as cv
 
         cams = [
@@ -1004,16 +1068,23 @@ class ForecastService:
         n = max(p.lat for p in located) + pad_lat
         area = [(w, s_), (e, s_), (e, n), (w, n), (w, s_)]
         notes: list[str] = []
-        buildings, source = self._buildings_in((w, s_, e, n))
+        buildings, source = self._outlines_in("buildings", (w, s_, e, n))
         if source is None:
-            notes.append("no packaged basemap covers the area: buildings are not modelled")
+            notes.append(
+                "no packaged basemap covers the area: buildings and trees are not modelled"
+            )
+            trees: list[list[tuple[float, float]]] = []
+        else:
+            trees = self._outlines_in(f"trees-{foliage}", (w, s_, e, n), source)[0]
         width_m = (e - w) * 111_320 * math.cos(math.radians(lat_mid))
         height_m = (n - s_) * 111_320
         spacing = max(10.0, math.sqrt(width_m * height_m / _MAX_SAMPLES))
-        model = cv.CoverageModel.build(area, buildings, spacing_m=spacing)
-        cameras = [cv.Camera.of(c) for c in cams]
+        model = cv.CoverageModel.build(area, buildings, trees=trees, spacing_m=spacing)
+        owners = self._accessible_owners()
+        registered = [cv.Camera.of(c) for c in cams]
+        cameras, _ = cv.split_by_owner(registered, owners)
         sites = [cv.Site.of(s) for s in lamps]
-        report = cv.coverage(model, cameras)
+        report = cv.coverage(model, registered, accessible_owners=owners)
         lonlat = model.sample_lonlat()
         weights, forecast_day = self._risk_weights(lonlat)
         if weights is None:
@@ -1055,6 +1126,20 @@ class ForecastService:
             blind_spots=[
                 (round(a, 7), round(b, 7)) for a, b in report.blind_spots[:_BLIND_SPOTS_LISTED]
             ],
+            trees=TreesResult(
+                foliage=foliage,
+                crowns=report.trees,
+                covered_share_without_trees=round(report.covered_share_without_trees, 6),
+                cost_share=round(report.trees_cost_share, 6),
+            ),
+            accessible_owners=owners,
+            inaccessible=InaccessibleResult(
+                cameras=report.inaccessible_cameras,
+                owners=report.inaccessible_owners,
+                only_m2=report.inaccessible_only_m2,
+                only_share=round(report.inaccessible_only_share, 6),
+                only_points=report.inaccessible_only_points,
+            ),
             risk_weighted=weights is not None,
             forecast_date=forecast_day,
             greedy=result(greedy),
@@ -1145,16 +1230,25 @@ class ForecastService:
             reason=found.reason or plan.reason,
         )
 
-    def _buildings_in(
-        self, bbox: tuple[float, float, float, float]
+    def _outlines_in(
+        self,
+        layer: str,
+        bbox: tuple[float, float, float, float],
+        basemap: str | None = None,
     ) -> tuple[list[list[tuple[float, float]]], str | None]:
-        from safecity.maps import building_outlines
+        """The rings of ``layer`` (``buildings``, ``trees-leaf``, ``trees-bare``) of the first
+        packaged basemap (or of ``basemap``) with any in ``bbox``, and that basemap's name."""
+        from safecity.maps import building_outlines, tree_outlines
 
         w, s, e, n = bbox
-        for name in self._basemaps:
-            if name not in self._buildings:
+        for name in self._basemaps if basemap is None else (basemap,):
+            if (name, layer) not in self._outlines:
                 try:
-                    outlines = building_outlines(name)
+                    if layer == "buildings":
+                        outlines = building_outlines(name)
+                    else:
+                        foliage: Foliage = "bare" if layer == "trees-bare" else "leaf"
+                        outlines = tree_outlines(name, foliage=foliage)
                 except ValueError:
                     outlines = []
                 rows: list[tuple[tuple[float, float, float, float], Any]] = []
@@ -1162,8 +1256,8 @@ class ForecastService:
                     xs = [p[0] for p in ring]
                     ys = [p[1] for p in ring]
                     rows.append(((min(xs), min(ys), max(xs), max(ys)), ring))
-                self._buildings[name] = rows
-            rows = self._buildings[name]
+                self._outlines[(name, layer)] = rows
+            rows = self._outlines[(name, layer)]
             if not rows:
                 continue
             found = [

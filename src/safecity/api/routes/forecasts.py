@@ -15,6 +15,7 @@ from safecity.core.errors import NotFound
 from safecity.operations.forecasting import (
     CoverageResult,
     DemandReport,
+    Foliage,
     Forecast,
     ForecastRun,
     ForecastService,
@@ -99,13 +100,25 @@ async def coverage(
             description="Mobile cameras to place on emerging hotspots (0: no mobile section)",
         ),
     ] = 1,
+    foliage: Annotated[
+        Foliage,
+        Query(
+            description="leaf: tree crowns block views (the worst case for a camera); bare: "
+            "leaves fallen, only evergreen trees block"
+        ),
+    ] = "leaf",
 ) -> Any:
-    """Study area: the extent of the registered cameras and lamp posts; buildings from the
-    packaged basemap cast shadows. Sample points weigh the latest published forecast's risk of
-    their cell (uniform when there is none).
+    """Study area: the extent of the registered cameras and lamp posts; buildings and tree
+    crowns from the packaged basemap cast shadows (`trees` gives the covered share without the
+    trees). Only cameras whose owner agency the control room can use count (`forecast.
+    accessible_owners`, default every registered agency); the others are counted apart with the
+    area only they see (`inaccessible`). Sample points weigh the latest published forecast's
+    risk of their cell (uniform when there is none).
 
     The `mobile` section lists the emerging hotspots (cells whose last 28 days are far above
     their own long-run rate: one-sided Poisson test, Benjamini-Hochberg q < 0.05, at least 3
     recent events) and the lamp posts where `mobile` cameras would see most of their excess
     events not already seen by a fixed camera. Cells only: nothing about people."""
-    return await _forecasts(svc).coverage(caller, k=k, method=method, mobile=mobile)
+    return await _forecasts(svc).coverage(
+        caller, k=k, method=method, mobile=mobile, foliage=foliage
+    )
