@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, Request
+from playwright.sync_api import Page, Request, expect
 
 from safecity.runtime import Runtime
 
@@ -46,3 +46,12 @@ def offline_requests(page: Page, base: str) -> list[str]:
 
     page.on("request", check)
     return found
+
+
+def sign_in(page: Page, server: LiveServer, user: str) -> None:
+    """Open the console and sign in with ``user``'s token; returns once the stream is live."""
+    page.goto(f"{server.base}/console/")
+    page.get_by_label("Access token").fill(server.tokens[user])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#who-name")).to_be_visible()
+    expect(page.locator("#live-state")).to_have_text("live", timeout=5000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from browser_support import LiveServer, offline_requests
+from browser_support import LiveServer, offline_requests, sign_in
 from playwright.sync_api import Browser, Page, expect
 
 from factories import metres_east, raw_event
@@ -15,14 +15,6 @@ LON, LAT = 24.9384, 60.1699
 
 def now_event(type_: str, **kw: Any) -> dict[str, Any]:
     return raw_event(type_, at=datetime.now(UTC), **kw)
-
-
-def sign_in(page: Page, server: LiveServer, user: str) -> None:
-    page.goto(f"{server.base}/console/")
-    page.get_by_label("Access token").fill(server.tokens[user])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#who-name")).to_be_visible()
-    expect(page.locator("#live-state")).to_have_text("live", timeout=5000)
 
 
 # Keep a handle on the page's WebSockets so a test can cut the live stream from the page side.

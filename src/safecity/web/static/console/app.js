@@ -4,8 +4,9 @@
 
 import { api, live, session, escapeHtml as h } from "/static/common/api.js";
 import { confirmDialog, fmtTime, fmtAge, fmtDuration, beep, announce } from "/static/console/util.js";
-import { renderIncident, refreshIncidentParts, onChannelMessage, onProposal } from "/static/console/incident.js";
+import { renderIncident, refreshIncidentParts, onChannelMessage } from "/static/console/incident.js";
 import { renderUnits, renderSensors, renderDeadLetters } from "/static/console/boards.js";
+import { startProposals, trackProposal, loadPending } from "/static/console/proposals.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const OPEN = ["new", "acknowledged", "dispatched", "on_scene"];
@@ -54,6 +55,8 @@ function loginMessage(err) {
 function showLogin(message = "") {
   $("#console").hidden = true;
   $("#tabs").hidden = true;
+  $("#awaiting").hidden = true;
+  if ($("#awaiting-dialog").open) $("#awaiting-dialog").close();
   $("#who").innerHTML = "";
   $("#login").hidden = false;
   $("#login-error").textContent = message;
@@ -91,10 +94,10 @@ function renderWho() {
   const me = state.me;
   $("#who").innerHTML = `
     <span id="live-state" class="off" aria-live="polite">connecting…</span>
-    <span><strong id="who-name">${h(me.display_name)}</strong> (${h(me.user_id)})</span>
-    <span id="who-agency">${h(me.agency_name || me.agency_id)}</span>
-    <span id="who-role">${h(me.role)}</span>
-    <span id="who-purpose">purpose: ${h(me.purpose)}</span>
+    <span class="who-lines">
+      <span><strong id="who-name">${h(me.display_name)}</strong> (${h(me.user_id)}) · <span id="who-role">${h(me.role)}</span></span>
+      <span><span id="who-agency">${h(me.agency_name || me.agency_id)}</span> · <span id="who-purpose">purpose: ${h(me.purpose)}</span></span>
+    </span>
     <button type="button" id="sign-out">Sign out</button>`;
   $("#sign-out").addEventListener("click", signOut);
 }
@@ -129,6 +132,7 @@ async function startConsole() {
   $('#tabs [data-tab="sensors"]').hidden = !can("sensors:read");
   $('#tabs [data-tab="dead"]').hidden = !["integrator", "admin"].includes(state.me.role);
 
+  startProposals(); // the "Awaiting decision" badge and its pending list, from every tab
   const mapModule = await loadMapModule();
   const incidentsLoad = incidentsAllowed ? loadIncidents() : Promise.resolve();
   const unitsLoad = can("units:read") ? loadUnits() : Promise.resolve();
@@ -425,7 +429,7 @@ function typing(target) {
 }
 
 function onKey(e) {
-  if (!state.me || $("#confirm").open || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (!state.me || $("#confirm").open || $("#awaiting-dialog").open || e.ctrlKey || e.metaKey || e.altKey) return;
   if (typing(e.target)) {
     if (e.key === "Escape") e.target.blur();
     return;
@@ -490,6 +494,7 @@ function setLiveState(connected, detail = "") {
   $("#live-banner").hidden = connected;
   if (!connected) $("#live-banner").textContent = `Live stream lost (${detail}) — reconnecting…`;
   if (connected && !was && state.everConnected) catchUp().catch((e) => console.warn("catch-up", e));
+  if (connected && !was) reloadPending();
   if (connected) state.everConnected = true;
 }
 
@@ -504,6 +509,11 @@ async function catchUp() {
     if (state.opened) renderIncident(state, state.opened).catch(() => {});
   }
   if (can("units:read")) await loadUnits();
+}
+
+function reloadPending() {
+  // What was proposed, decided or expired while the stream was down (or before it came up).
+  loadPending().catch((e) => console.warn("proposals", e));
 }
 
 function onFrame(frame) {
@@ -524,7 +534,7 @@ function onFrame(frame) {
   } else if (frame.topic === "message") {
     onChannelMessage(state, d);
   } else if (frame.topic === "proposal") {
-    onProposal(state, d);
+    trackProposal(d, { live: true });
   } else if (frame.topic === "unit") {
     state.units.set(d.id, d);
     if (state.layers.units) state.layers.units.update(d);

@@ -5,6 +5,7 @@
 import { api, escapeHtml as h } from "/static/common/api.js";
 import { acknowledge, dispatchRecommended, updateIncident, openIncident, can } from "/static/console/app.js";
 import { confirmDialog, fmtTime, fmtDateTime, fmtDuration, announce } from "/static/console/util.js";
+import { renderProposalList, sortProposals, onProposalChange } from "/static/console/proposals.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const enc = encodeURIComponent;
@@ -39,7 +40,7 @@ export async function renderIncident(state, id) {
   body.innerHTML = `
     <p id="detail-error" class="error" role="alert"></p>
     <div id="inc-summary"></div>
-    <section id="inc-proposals" aria-labelledby="inc-proposals-h" hidden><h3 id="inc-proposals-h">Street commands proposed</h3>
+    <section id="inc-proposals" aria-labelledby="inc-proposals-h" hidden><h3 id="inc-proposals-h" tabindex="-1">Street commands proposed</h3>
       <div class="body"></div></section>
     ${section("inc-dispatch", "Recommended units")}
     ${section("inc-checklist", "Procedure")}
@@ -350,147 +351,20 @@ function renderAutomations(autos) {
 }
 
 // ---- street commands an automation proposed: a person confirms or declines ---------------
-
-const OUTCOME_TEXT = {
-  acknowledged: "acknowledged",
-  refused: "refused by the device",
-  timeout: "timed out (may or may not have moved)",
-  unreachable: "unreachable",
-  failed: "not sent",
-};
-let countdownTimer = null;
-
-function secondsLeft(p) {
-  return Math.max(0, Math.ceil((new Date(p.expires_at).getTime() - Date.now()) / 1000));
-}
-
-function fmtLeft(s) {
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
-// A pending proposal past its deadline is expired (the server reads it so too; no timer there).
-function statusOf(p) {
-  return p.status === "pending" && secondsLeft(p) === 0 ? "expired" : p.status;
-}
-
-function commandText(p) {
-  const n = p.device_ids.length;
-  return p.command === "bollard" ? `Raise ${n} bollard${n === 1 ? "" : "s"} (closes the street to vehicles)` : `${p.command} ${p.value} on ${n} devices`;
-}
-
-function proposalHtml(p) {
-  const status = statusOf(p);
-  const pid = h(p.id);
-  const head = `<h4 id="prp-h-${pid}">${h(commandText(p))}</h4>
-    <dl><dt>Rule</dt><dd>${h(p.rule_name || p.rule_id)} <span class="muted">(${h(p.rule_id)})</span></dd>
-    <dt>Why</dt><dd>${h(p.reason)}</dd>
-    <dt>Devices</dt><dd><ul class="devices">${p.device_ids.map((d) => `<li><code>${h(d)}</code></li>`).join("")}</ul></dd>`;
-  if (status === "pending") {
-    const may = can("actuators:command");
-    return `<article class="proposal pending" data-proposal="${pid}" aria-labelledby="prp-h-${pid}">${head}
-      <dt>Expires</dt><dd><span class="countdown" data-countdown="${pid}" role="timer" aria-live="off">in ${fmtLeft(secondsLeft(p))}</span>
-        <span class="muted">(${h(fmtTime(p.expires_at))}; unconfirmed, nothing moves)</span></dd></dl>
-      <div class="actions">
-        <button type="button" class="primary" data-confirm="${pid}"${may ? "" : " disabled"}>Confirm: ${h(commandText(p).split(" (")[0].toLowerCase())}</button>
-        <button type="button" class="danger" data-decline="${pid}"${may ? "" : " disabled"} aria-expanded="false" aria-controls="prp-decline-${pid}">Decline…</button>
-      </div>
-      <form class="inline" id="prp-decline-${pid}" data-decline-form="${pid}" hidden aria-label="Decline the proposal">
-        <label for="prp-reason-${pid}">Reason</label>
-        <input type="text" id="prp-reason-${pid}" maxlength="2000" required placeholder="why the street stays open">
-        <button type="submit">Decline</button>
-      </form></article>`;
-  }
-  const outcomes = (p.outcomes || [])
-    .map((o) => `<li><code>${h(o.device_id)}</code>: <span class="outcome ${h(o.outcome)}">${h(OUTCOME_TEXT[o.outcome] || o.outcome)}</span>${
-      o.detail && o.outcome !== "acknowledged" ? ` <span class="muted">(${h(o.detail)})</span>` : ""}</li>`)
-    .join("");
-  const decided = p.decided_by
-    ? `<dt>Decided</dt><dd>${h(p.decided_by.replace(/^user:/, ""))} ${h(fmtTime(p.decided_at))}${p.decision_reason ? ` — ${h(p.decision_reason)}` : ""}</dd>`
-    : `<dt>Expired</dt><dd>${h(fmtTime(p.expires_at))}: nobody confirmed, nothing was sent</dd>`;
-  return `<article class="proposal ${h(status)}" data-proposal="${pid}" aria-labelledby="prp-h-${pid}">${head}
-    <dt>Status</dt><dd><span class="status prp-${h(status)}">${h(status)}</span></dd>${decided}</dl>
-    ${outcomes ? `<ul class="outcomes" aria-label="Device outcomes">${outcomes}</ul>` : ""}</article>`;
-}
+// The card, the decision and the countdown are shared with the "Awaiting decision" panel.
 
 function renderProposals() {
   const section = $("#inc-proposals");
   if (!section) return;
-  const box = $(".body", section);
-  // Pending first (soonest deadline first), then the decided ones, newest first.
-  const items = view.proposals.slice().sort((a, b) => {
-    const pa = statusOf(a) === "pending", pb = statusOf(b) === "pending";
-    if (pa !== pb) return pa ? -1 : 1;
-    return pa ? a.expires_at.localeCompare(b.expires_at) : b.id.localeCompare(a.id);
-  });
+  const items = sortProposals(view.proposals);
   section.hidden = !items.length;
-  box.innerHTML = items.map(proposalHtml).join("");
-  for (const b of box.querySelectorAll("button[data-confirm]")) b.onclick = () => confirmProposal(b.dataset.confirm);
-  for (const b of box.querySelectorAll("button[data-decline]")) {
-    b.onclick = () => {
-      const form = $(`#prp-decline-${CSS.escape(b.dataset.decline)}`);
-      form.hidden = !form.hidden;
-      b.setAttribute("aria-expanded", String(!form.hidden));
-      if (!form.hidden) $("input", form).focus();
-    };
-  }
-  for (const form of box.querySelectorAll("form[data-decline-form]")) {
-    form.onsubmit = (e) => {
-      e.preventDefault();
-      const reason = $("input", form).value.trim();
-      if (!reason) return showError(new Error("Declining needs a reason."));
-      decideProposal(form.dataset.declineForm, "decline", { reason });
-    };
-  }
-  clearInterval(countdownTimer);
-  countdownTimer = null;
-  if (items.some((p) => statusOf(p) === "pending")) countdownTimer = setInterval(tickCountdowns, 1000);
-}
-
-function tickCountdowns() {
-  let expired = false;
-  for (const el of document.querySelectorAll("[data-countdown]")) {
-    const p = view.proposals.find((x) => x.id === el.dataset.countdown);
-    if (!p) continue;
-    const left = secondsLeft(p);
-    el.textContent = `in ${fmtLeft(left)}`;
-    el.classList.toggle("soon", left <= 30);
-    if (left === 0) expired = true;
-  }
-  if (expired) {
-    announce("A proposed street command expired unconfirmed: nothing was sent.");
-    renderProposals();
-  }
-}
-
-async function confirmProposal(id) {
-  const p = view.proposals.find((x) => x.id === id);
-  if (!p) return;
-  const ok = await confirmDialog(
-    "Raise the bollards?",
-    `<p>${h(commandText(p))}: ${p.device_ids.map((d) => `<code>${h(d)}</code>`).join(", ")}.</p>
-     <p><strong>A rising bollard can injure someone standing or driving over it.</strong> Check the street is clear first.
-     The commands go out under your name and purpose.</p>`,
-    { okLabel: "Raise now" },
-  );
-  if (ok) await decideProposal(id, "confirm", {});
-}
-
-async function decideProposal(id, verb, body) {
   const incidentId = view.id;
-  const done = await api(`/v1/actuators/proposals/${enc(id)}/${verb}`, { method: "POST", body }).catch((err) => {
-    showError(err);
-    // Someone else decided, or it expired: show how it stands now.
-    if (err.status === 409) reloadProposals(incidentId);
-    return null;
+  renderProposalList($(".body", section), items, {
+    prefix: "inc",
+    onError: showError,
+    onStale: () => reloadProposals(incidentId),
+    focusAfter: () => $("#inc-proposals-h"),
   });
-  if (!done) return;
-  upsertProposal(done);
-  if (verb === "confirm") {
-    const acked = done.outcomes.filter((o) => o.outcome === "acknowledged").length;
-    announce(`Confirmed: ${acked} of ${done.outcomes.length} devices acknowledged.`);
-  } else {
-    announce("Declined: nothing was sent.");
-  }
 }
 
 async function reloadProposals(incidentId) {
@@ -501,8 +375,9 @@ async function reloadProposals(incidentId) {
   }
 }
 
+// A proposal arrived, was decided or expired (live, or a decision made here or in the panel).
 function upsertProposal(p) {
-  if (p.incident_id !== view.id) return;
+  if (!p || p.incident_id !== view.id) return;
   const i = view.proposals.findIndex((x) => x.id === p.id);
   // A stale frame never overwrites a newer state (e.g. "proposed" arriving after the decision).
   if (i >= 0 && (view.proposals[i].version || 0) > (p.version || 0)) return;
@@ -510,16 +385,7 @@ function upsertProposal(p) {
   else view.proposals.push(p);
   renderProposals();
 }
-
-// A proposal arrived or was decided (live `proposal` topic).
-export function onProposal(state, p) {
-  if (!p || !p.id) return;
-  if (p.status === "pending") {
-    const inc = state.incidents.get(p.incident_id);
-    announce(`Automation ${p.rule_id} proposes: ${commandText(p)}${inc ? ` on ${inc.title}` : ""}. Confirm or decline in the incident view.`);
-  }
-  upsertProposal(p);
-}
+onProposalChange(upsertProposal);
 
 function renderTimeline(t) {
   const box = $("#inc-timeline .body");
