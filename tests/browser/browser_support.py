@@ -48,6 +48,13 @@ def offline_requests(page: Page, base: str) -> list[str]:
     return found
 
 
+def page_errors(page: Page) -> list[str]:
+    """Start recording the page's uncaught script errors (a working console has none)."""
+    found: list[str] = []
+    page.on("pageerror", lambda e: found.append(str(e)))
+    return found
+
+
 def sign_in(page: Page, server: LiveServer, user: str) -> None:
     """Open the console and sign in with ``user``'s token; returns once the stream is live."""
     page.goto(f"{server.base}/console/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from browser_support import LiveServer, offline_requests, sign_in
+from browser_support import LiveServer, offline_requests, page_errors, sign_in
 from playwright.sync_api import Browser, Page, expect
 
 from factories import metres_east, raw_event
@@ -89,8 +89,7 @@ def test_the_console_works_an_incident_end_to_end(
     server: LiveServer, page: Page, browser: Browser
 ) -> None:
     outside = offline_requests(page, server.base)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(page)
     page.add_init_script(TRACK_SOCKETS)
     sign_in(page, server, "op-police")
     register_unit(server, "P-armed", "helsinki-police", ["patrol", "armed_response"], 600)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from browser_support import LiveServer, offline_requests, sign_in
+from browser_support import LiveServer, offline_requests, page_errors, sign_in
 from playwright.sync_api import Browser, Page, expect
 
 from conftest import new_page, seeded_settings, serving
@@ -87,8 +87,7 @@ def test_an_operator_confirms_a_proposed_bollard_raise_in_the_console(
     server: LiveServer, page: Page, bollards: Bollards
 ) -> None:
     outside = offline_requests(page, server.base)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(page)
     register_bollard(server)
     sign_in(page, server, "op-police")
     shot = raw_event("gunshot.located", at=datetime.now(UTC), lon=LON, lat=LAT)
@@ -157,8 +156,7 @@ def test_a_proposal_without_an_incident_is_decided_from_the_awaiting_panel_on_an
     server: LiveServer, page: Page, browser: Browser, bollards: Bollards
 ) -> None:
     outside = offline_requests(page, server.base)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(page)
     register_bollard(server)
     sign_in(page, server, "op-police")
     auditor = new_page(browser)
