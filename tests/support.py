@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from safecity.core.actuators import ActuatorCommand, CommandOutcome, CommandResult
 from safecity.core.identity import Role
 from safecity.runtime import Runtime
 
@@ -31,3 +33,23 @@ def settle(api: Api, runtime: Runtime) -> None:
     portal = api.client.portal
     assert portal is not None
     assert portal.call(runtime.settle, 10.0)
+
+
+class DeviceChannel:
+    """The devices' side of an actuator channel: the devices whose ids start with ``prefix``
+    acknowledge what they are sent, except those in ``refusing`` (device id: the reason)."""
+
+    def __init__(self, prefix: str, refusing: Mapping[str, str] | None = None) -> None:
+        self.prefix = prefix
+        self.refusing = dict(refusing or {})
+        self.received: list[ActuatorCommand] = []
+
+    def handles(self, device_id: str) -> bool:
+        return device_id.startswith(self.prefix)
+
+    async def send(self, command: ActuatorCommand) -> CommandResult:
+        self.received.append(command)
+        reason = self.refusing.get(command.device_id)
+        if reason is not None:
+            return CommandResult(command, CommandOutcome.REFUSED, reason)
+        return CommandResult(command, CommandOutcome.ACKNOWLEDGED, "ok", command.issued_at)

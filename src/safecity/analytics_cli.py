@@ -292,16 +292,22 @@ def _recording(inner: Forecaster, on_window: Callable[[int, int, Any], None]) ->
     return Recording()
 
 
+#: The options every command reading an event CSV shares.
+MappingOption = Annotated[
+    MappingName | None, typer.Option("--mapping", help="A built-in column mapping")
+]
+MappingFileOption = Annotated[
+    Path | None,
+    typer.Option(help="TOML or JSON mapping: time, x, y, crs[, metric_crs, category]"),
+]
+CellOption = Annotated[str, typer.Option(help="Cell size: metres, or feet with 'ft'")]
+
+
 @forecast_app.command("backtest")
 def backtest_cmd(
     csv_path: Annotated[Path, typer.Argument(help="Event CSV (or .csv.gz)", dir_okay=False)],
-    mapping: Annotated[
-        MappingName | None, typer.Option("--mapping", help="A built-in column mapping")
-    ] = None,
-    mapping_file: Annotated[
-        Path | None,
-        typer.Option(help="TOML or JSON mapping: time, x, y, crs[, metric_crs, category]"),
-    ] = None,
+    mapping: MappingOption = None,
+    mapping_file: MappingFileOption = None,
     area: Annotated[
         Path | None,
         typer.Option(help="Study area and its districts: .kml, .geojson or zipped .shp"),
@@ -316,7 +322,7 @@ def backtest_cmd(
             "--method", help=f"Method (repeatable; default all): {', '.join(METHOD_NAMES)}"
         ),
     ] = None,
-    cell: Annotated[str, typer.Option(help="Cell size: metres, or feet with 'ft'")] = "150",
+    cell: CellOption = "150",
     fit_start: Annotated[
         str | None, typer.Option(help="First day of history (default: first event)")
     ] = None,
@@ -808,10 +814,8 @@ def demand_cmd(
     area_groups: Annotated[
         Path, typer.Option(help="Districts: .kml, .geojson or zipped .shp with names")
     ],
-    mapping: Annotated[
-        MappingName | None, typer.Option("--mapping", help="A built-in column mapping")
-    ] = None,
-    mapping_file: Annotated[Path | None, typer.Option(help="TOML or JSON mapping")] = None,
+    mapping: MappingOption = None,
+    mapping_file: MappingFileOption = None,
     area_crs: Annotated[str | None, typer.Option(help="CRS of --area-groups")] = None,
     start: Annotated[
         str | None,
@@ -995,14 +999,9 @@ def coverage_cmd(
             dir_okay=False,
         ),
     ] = None,
-    mapping: Annotated[
-        MappingName | None, typer.Option("--mapping", help="A built-in column mapping")
-    ] = None,
-    mapping_file: Annotated[
-        Path | None,
-        typer.Option(help="TOML or JSON mapping: time, x, y, crs[, metric_crs, category]"),
-    ] = None,
-    cell: Annotated[str, typer.Option(help="Cell size: metres, or feet with 'ft'")] = "150",
+    mapping: MappingOption = None,
+    mapping_file: MappingFileOption = None,
+    cell: CellOption = "150",
     mobile: Annotated[
         int, typer.Option(min=0, max=5, help="Mobile cameras for emerging hotspots")
     ] = 1,

@@ -4,19 +4,17 @@ evaluation is traced, fired or not."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from factories import LAT0, LON0, T0, metres_east, raw_event, sensor_record
-from safecity.core.actuators import ActuatorCommand, CommandOutcome, CommandResult
 from safecity.core.clock import ManualClock
-from safecity.core.identity import Agency, Role, User
-from safecity.runtime import Runtime, build_runtime
+from safecity.core.identity import Role
+from safecity.processors.automation.rules import AutomationConfig
+from safecity.runtime import Runtime
 from safecity.settings import Settings
-from support import Api, settle
+from support import Api, DeviceChannel, settle
 
 RULES = [
     {
@@ -50,45 +48,22 @@ RULES = [
 ]
 
 
-class LampPosts:
-    """The lamps' side of the command channel: acknowledges what it is sent."""
-
-    def __init__(self) -> None:
-        self.received: list[ActuatorCommand] = []
-
-    def handles(self, device_id: str) -> bool:
-        return device_id.startswith("lamp-")
-
-    async def send(self, command: ActuatorCommand) -> CommandResult:
-        self.received.append(command)
-        return CommandResult(command, CommandOutcome.ACKNOWLEDGED, "ok", command.issued_at)
+@pytest.fixture
+def lamps() -> DeviceChannel:
+    return DeviceChannel("lamp-")
 
 
 @pytest.fixture
-def lamps() -> LampPosts:
-    return LampPosts()
+def settings(settings: Settings) -> Settings:
+    settings.automations = AutomationConfig.model_validate({"rules": RULES})
+    return settings
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, clock: ManualClock) -> Runtime:
-    settings = Settings.model_validate({"automations": {"rules": RULES}})
-    settings.store.path = tmp_path / "a.db"
-    settings.routing.network = "helsinki"
-    rt = build_runtime(settings, clock=clock)
-    rt.identity.add_agency(Agency(id="helsinki-police", name="Helsinki Police", kind="police"))
-    for role in Role:
-        rt.identity.add_user(
-            User(id=f"{role.value}-1", agency_id="helsinki-police", display_name="t", role=role)
-        )
-    return rt
-
-
-@pytest.fixture
-def api(runtime: Runtime, lamps: LampPosts) -> Iterator[Api]:
-    tokens = {role: runtime.identity.issue_token(f"{role.value}-1").secret for role in Role}
-    with TestClient(runtime.api(), raise_server_exceptions=False) as client:
-        runtime.actuators.channels.append(lamps)
-        yield Api(client, tokens)
+def api(api: Api, runtime: Runtime, lamps: DeviceChannel) -> Api:
+    # After start-up, which sets the runtime's channels from its configured connectors.
+    runtime.actuators.channels.append(lamps)
+    return api
 
 
 def register_lamp(api: Api, lamp_id: str, east_m: float) -> None:
@@ -102,7 +77,7 @@ def register_lamp(api: Api, lamp_id: str, east_m: float) -> None:
 
 
 def test_a_shooting_brightens_the_lamps_within_the_radius_and_is_traced(
-    api: Api, runtime: Runtime, lamps: LampPosts
+    api: Api, runtime: Runtime, lamps: DeviceChannel
 ) -> None:
     register_lamp(api, "lamp-near", 60)
     register_lamp(api, "lamp-edge", 140)

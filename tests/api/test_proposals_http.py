@@ -5,22 +5,19 @@ expired or unconfirmed, nothing moves."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from fastapi.testclient import TestClient
 
 from factories import LAT0, LON0, metres_east, raw_event, sensor_record
-from safecity.core.actuators import ActuatorCommand, CommandOutcome, CommandResult
 from safecity.core.clock import ManualClock
-from safecity.core.identity import Agency, Role, User
-from safecity.runtime import Runtime, build_runtime
+from safecity.core.identity import Role
+from safecity.processors.automation.rules import AutomationConfig
+from safecity.runtime import Runtime
 from safecity.settings import Settings
-from support import Api, settle
+from support import Api, DeviceChannel, settle
 
 RULES: list[dict[str, Any]] = [
     {
@@ -48,47 +45,22 @@ RULES: list[dict[str, Any]] = [
 ]
 
 
-class Bollards:
-    """The bollards' side of the command channel: acknowledges, except a jammed one."""
-
-    def __init__(self) -> None:
-        self.received: list[ActuatorCommand] = []
-
-    def handles(self, device_id: str) -> bool:
-        return device_id.startswith("bollard-")
-
-    async def send(self, command: ActuatorCommand) -> CommandResult:
-        self.received.append(command)
-        if command.device_id == "bollard-jammed":
-            return CommandResult(command, CommandOutcome.REFUSED, "bollard jammed")
-        return CommandResult(command, CommandOutcome.ACKNOWLEDGED, "ok", command.issued_at)
+@pytest.fixture
+def bollards() -> DeviceChannel:
+    return DeviceChannel("bollard-", {"bollard-jammed": "bollard jammed"})
 
 
 @pytest.fixture
-def bollards() -> Bollards:
-    return Bollards()
+def settings(settings: Settings) -> Settings:
+    settings.automations = AutomationConfig.model_validate({"rules": RULES})
+    return settings
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, clock: ManualClock) -> Runtime:
-    settings = Settings.model_validate({"automations": {"rules": RULES}})
-    settings.store.path = tmp_path / "p.db"
-    settings.routing.network = "helsinki"
-    rt = build_runtime(settings, clock=clock)
-    rt.identity.add_agency(Agency(id="helsinki-police", name="Helsinki Police", kind="police"))
-    for role in Role:
-        rt.identity.add_user(
-            User(id=f"{role.value}-1", agency_id="helsinki-police", display_name="t", role=role)
-        )
-    return rt
-
-
-@pytest.fixture
-def api(runtime: Runtime, bollards: Bollards) -> Iterator[Api]:
-    tokens = {role: runtime.identity.issue_token(f"{role.value}-1").secret for role in Role}
-    with TestClient(runtime.api(), raise_server_exceptions=False) as client:
-        runtime.actuators.channels.append(bollards)
-        yield Api(client, tokens)
+def api(api: Api, runtime: Runtime, bollards: DeviceChannel) -> Api:
+    # After start-up, which sets the runtime's channels from its configured connectors.
+    runtime.actuators.channels.append(bollards)
+    return api
 
 
 def register_bollard(api: Api, bollard_id: str, east_m: float) -> None:
@@ -113,7 +85,7 @@ def a_shooting(api: Api, runtime: Runtime) -> dict[str, Any]:
 
 
 def test_a_rule_proposes_and_an_operator_confirms_as_themselves(
-    api: Api, runtime: Runtime, bollards: Bollards, clock: ManualClock
+    api: Api, runtime: Runtime, bollards: DeviceChannel, clock: ManualClock
 ) -> None:
     register_bollard(api, "bollard-near", 60)
     register_bollard(api, "bollard-jammed", 120)
@@ -198,7 +170,7 @@ def test_a_rule_proposes_and_an_operator_confirms_as_themselves(
 
 
 def test_a_declined_proposal_sends_nothing_and_needs_a_reason(
-    api: Api, runtime: Runtime, bollards: Bollards
+    api: Api, runtime: Runtime, bollards: DeviceChannel
 ) -> None:
     register_bollard(api, "bollard-near", 60)
     proposal = a_shooting(api, runtime)
@@ -216,7 +188,7 @@ def test_a_declined_proposal_sends_nothing_and_needs_a_reason(
 
 
 def test_an_unconfirmed_proposal_expires_and_cannot_be_confirmed_after(
-    api: Api, runtime: Runtime, bollards: Bollards, clock: ManualClock
+    api: Api, runtime: Runtime, bollards: DeviceChannel, clock: ManualClock
 ) -> None:
     register_bollard(api, "bollard-near", 60)
     proposal = a_shooting(api, runtime)
@@ -248,7 +220,7 @@ def test_who_may_decide_and_what_is_refused(api: Api, runtime: Runtime) -> None:
 
 
 def test_without_confirm_the_interlocked_bollards_rise_at_once_in_the_rules_name(
-    api: Api, runtime: Runtime, bollards: Bollards
+    api: Api, runtime: Runtime, bollards: DeviceChannel
 ) -> None:
     register_bollard(api, "bollard-hvm", 60)
     api.client.post(
@@ -298,7 +270,7 @@ def test_bad_confirm_options_fail_at_start_naming_the_field(
 
 
 def test_an_event_rule_without_an_incident_still_only_proposes(
-    api: Api, runtime: Runtime, bollards: Bollards
+    api: Api, runtime: Runtime, bollards: DeviceChannel
 ) -> None:
     register_bollard(api, "bollard-zone", 30)
     fast = raw_event("camera.vehicle", data={"camera_id": "c1", "speed_kmh": 35})

@@ -16,9 +16,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from conftest import new_page, seeded_settings, serving
 from factories import metres_east, raw_event, sensor_record
-from safecity.core.actuators import ActuatorCommand, CommandOutcome, CommandResult
 from safecity.processors.automation.rules import AutomationConfig
 from safecity.runtime import build_runtime
+from support import DeviceChannel
 
 LON, LAT = 24.9384, 60.1699
 
@@ -42,27 +42,13 @@ EVENT_RULE = {
 }
 
 
-class Bollards:
-    """The bollards' side of the command channel: acknowledges what it is sent."""
-
-    def __init__(self) -> None:
-        self.received: list[ActuatorCommand] = []
-
-    def handles(self, device_id: str) -> bool:
-        return device_id.startswith("bollard-")
-
-    async def send(self, command: ActuatorCommand) -> CommandResult:
-        self.received.append(command)
-        return CommandResult(command, CommandOutcome.ACKNOWLEDGED, "ok", command.issued_at)
+@pytest.fixture
+def bollards() -> DeviceChannel:
+    return DeviceChannel("bollard-")
 
 
 @pytest.fixture
-def bollards() -> Bollards:
-    return Bollards()
-
-
-@pytest.fixture
-def server(tmp_path: Path, bollards: Bollards) -> Iterator[LiveServer]:
+def server(tmp_path: Path, bollards: DeviceChannel) -> Iterator[LiveServer]:
     settings = seeded_settings(tmp_path / "browser.db")
     settings.automations = AutomationConfig.model_validate({"rules": [RULE, EVENT_RULE]})
     with serving(build_runtime(settings), label="test") as live:
@@ -84,7 +70,7 @@ def register_bollard(server: LiveServer) -> None:
 
 
 def test_an_operator_confirms_a_proposed_bollard_raise_in_the_console(
-    server: LiveServer, page: Page, bollards: Bollards
+    server: LiveServer, page: Page, bollards: DeviceChannel
 ) -> None:
     outside = offline_requests(page, server.base)
     errors = page_errors(page)
@@ -153,7 +139,7 @@ def test_an_operator_confirms_a_proposed_bollard_raise_in_the_console(
 
 
 def test_a_proposal_without_an_incident_is_decided_from_the_awaiting_panel_on_any_tab(
-    server: LiveServer, page: Page, browser: Browser, bollards: Bollards
+    server: LiveServer, page: Page, browser: Browser, bollards: DeviceChannel
 ) -> None:
     outside = offline_requests(page, server.base)
     errors = page_errors(page)
