@@ -70,8 +70,9 @@ PurposeOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
 
-def _settings(db: Path | None) -> Settings:
-    settings = Settings()
+def _settings(db: Path | None, config: Path | None = None) -> Settings:
+    """The settings file's (else the environment's) settings, on ``--db`` when given."""
+    settings = Settings.from_file(config) if config is not None else Settings()
     if db is not None:
         settings.store.path = db
     return settings
@@ -134,9 +135,7 @@ def serve(
 
     from safecity.tuning import tune_gc_for_throughput
 
-    settings = Settings.from_file(config) if config is not None else Settings()
-    if db is not None:
-        settings.store.path = db
+    settings = _settings(db, config)
     try:
         runtime = build_runtime(settings)
     except DomainError as exc:
@@ -431,8 +430,8 @@ def import_history(
         console.print(f"  [red]refused[/] {refused['file']}: {reasons}", soft_wrap=True)
 
 
-async def _with_runtime(db: Path | None, fn: Any) -> Any:
-    runtime: Runtime = build_runtime(_settings(db))
+async def _with_runtime(db: Path | None, fn: Any, *, config: Path | None = None) -> Any:
+    runtime: Runtime = build_runtime(_settings(db, config))
     try:
         return await fn(runtime)
     finally:
@@ -515,28 +514,21 @@ def events_export(
     if unknown:
         _fail(f"--type: unknown event types {unknown}; see `safecity` GET /v1/event-types")
     start, end = _iso_time(since, "--since"), _iso_time(until, "--until")
-    settings = Settings.from_file(config) if config is not None else Settings()
-    if db is not None:
-        settings.store.path = db
     principal = _cli_principal(purpose)
 
-    async def go() -> Any:
-        runtime = build_runtime(settings)
-        try:
-            return await export_events(
-                runtime.events,
-                principal,
-                out,
-                types=tuple(event_type or ()),
-                start=start,
-                end=end,
-                timezone=settings.city.timezone,
-            )
-        finally:
-            runtime.store.close()
+    def export(rt: Runtime) -> Any:
+        return export_events(
+            rt.events,
+            principal,
+            out,
+            types=tuple(event_type or ()),
+            start=start,
+            end=end,
+            timezone=rt.settings.city.timezone,
+        )
 
     try:
-        summary = _run(go())
+        summary = _run(_with_runtime(db, export, config=config))
     except OSError as exc:
         _fail(f"cannot write {out}: {exc}")
     if json_out:
@@ -580,24 +572,19 @@ def kpis(
     if group_by is not None and group_by not in ("agency", "area", "type", "priority"):
         _fail(f"--group-by: {group_by!r} is not one of agency, area, type, priority")
     start, end = _iso_time(since, "--since"), _iso_time(until, "--until")
-    settings = Settings.from_file(config) if config is not None else Settings()
-    if db is not None:
-        settings.store.path = db
     principal = _cli_principal(purpose)
-
-    async def go() -> Any:
-        runtime = build_runtime(settings)
-        try:
-            return await runtime.kpis.report(
+    report = _run(
+        _with_runtime(
+            db,
+            lambda rt: rt.kpis.report(
                 principal,
                 since=start,
                 until=end,
-                group_by=group_by,  # type: ignore[arg-type]  # checked above
-            )
-        finally:
-            runtime.store.close()
-
-    report = _run(go())
+                group_by=group_by,  # one of the four, checked above
+            ),
+            config=config,
+        )
+    )
     if json_out:
         sys.stdout.write(report.model_dump_json() + "\n")
         return
