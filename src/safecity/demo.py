@@ -23,12 +23,12 @@ from safecity.core.clock import Clock, ManualClock, SystemClock
 from safecity.core.geo import Location
 from safecity.core.identity import Agency, Principal, Role, User
 from safecity.core.messages import decode_incident_change
+from safecity.core.operations import UnitDefinition
 from safecity.core.payloads import UnitState
 from safecity.core.ports import BusMessage
 from safecity.core.records import IncidentQuery
 from safecity.governance.identity import system_principal
 from safecity.ingest.service import Rejected
-from safecity.operations.units import UnitDefinition
 from safecity.processors.automation.examples import EXAMPLE_RULES
 from safecity.processors.automation.rules import AutomationConfig
 from safecity.runtime import Runtime, build_runtime

@@ -39,8 +39,8 @@ ON_DUTY = frozenset(
 COMMITTED = frozenset({UnitState.DISPATCHED, UnitState.EN_ROUTE, UnitState.ON_SCENE})
 
 
-class Unit(BaseModel):
-    """One responder unit (a patrol car, an ambulance, a fire engine, a foot patrol)."""
+class UnitDefinition(BaseModel):
+    """What an agency says about one of its units; status and position are set separately."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -51,6 +51,11 @@ class Unit(BaseModel):
     capabilities: tuple[Capability, ...] = ()
     home_station: str | None = Field(default=None, max_length=200)
     home: Location | None = None
+
+
+class Unit(UnitDefinition):
+    """One responder unit (a patrol car, an ambulance, a fire engine, a foot patrol)."""
+
     status: UnitState = UnitState.OFF_DUTY
     status_since: datetime
     incident_id: str | None = None

@@ -16,7 +16,6 @@ from datetime import datetime
 from functools import partial
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
 
 from safecity.core.clock import Clock
 from safecity.core.errors import Conflict, NotFound, PermissionDenied
@@ -24,7 +23,7 @@ from safecity.core.events import Event, parse_event
 from safecity.core.geo import Location
 from safecity.core.identity import Permission, Principal, Role
 from safecity.core.ids import new_id
-from safecity.core.operations import COMMITTED, Capability, Unit, UnitId, UnitLogEntry
+from safecity.core.operations import COMMITTED, Unit, UnitDefinition, UnitLogEntry
 from safecity.core.payloads import UnitPosition, UnitState, UnitStatus
 from safecity.core.ports import BusMessage, EventBus, Store, Subscription
 from safecity.governance.access import require
@@ -33,20 +32,6 @@ from safecity.governance.identity import system_principal
 from safecity.incidents.service import IncidentService
 
 log = logging.getLogger(__name__)
-
-
-class UnitDefinition(BaseModel):
-    """What an agency says about one of its units; status and position are set separately."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: UnitId
-    agency_id: str = Field(min_length=1, max_length=100)
-    kind: str = Field(min_length=1, max_length=50, description="patrol_car, ambulance, ...")
-    callsign: str = Field(min_length=1, max_length=50)
-    capabilities: tuple[Capability, ...] = ()
-    home_station: str | None = Field(default=None, max_length=200)
-    home: Location | None = None
 
 
 def unit_messages(unit: Unit, action: str) -> list[BusMessage]:

@@ -16,11 +16,11 @@ from safecity.core.operations import (
     DispatchDecision,
     DispatchRecommendation,
     Unit,
+    UnitDefinition,
     UnitLogEntry,
 )
 from safecity.core.payloads import UnitState
 from safecity.operations.procedures import Procedure
-from safecity.operations.units import UnitDefinition
 
 router = APIRouter(prefix="/v1", tags=["units"])
 
