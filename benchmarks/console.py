@@ -41,10 +41,11 @@ sys.path[:0] = [str(REPO / "tests" / "browser"), str(REPO / "tests")]
 from browser_support import LiveServer  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from conftest import CHROMIUM, VIEWPORT, seeded_settings, serving  # noqa: E402
+from conftest import CHROMIUM, VIEWPORT, serving  # noqa: E402
 from safecity.benchmarking import machine  # noqa: E402
 from safecity.core.geo import Location  # noqa: E402
 from safecity.core.registry import Sensor, SensorKind  # noqa: E402
+from safecity.demo import helsinki_settings  # noqa: E402
 from safecity.runtime import Runtime, build_runtime  # noqa: E402
 
 LON0, LAT0 = 24.94, 60.19  # the grid's south-west corner is near Helsinki centre
@@ -73,7 +74,7 @@ WATCH_ROWS = """
 
 @contextmanager
 def serve(db: Path, sensors: int) -> Iterator[LiveServer]:
-    runtime = build_runtime(seeded_settings(db))
+    runtime = build_runtime(helsinki_settings(db))
     seed_sensors(runtime, sensors)
     with serving(
         runtime,

@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safecity.benchmarking import machine
 from safecity.core.identity import DEFAULT_PURPOSE, Agency, Principal, Role
 from safecity.core.messages import decode_incident_change
+from safecity.core.operations import UnitDefinition
 from safecity.core.payloads import UnitState
 from safecity.core.ports import BusMessage
+from safecity.demo import helsinki_settings
 from safecity.governance.identity import system_principal
-from safecity.operations.units import UnitDefinition
 from safecity.processors.automation.examples import EXAMPLE_RULES
 from safecity.processors.automation.rules import AutomationConfig
 from safecity.runtime import Runtime, build_runtime
-from safecity.settings import Settings
 from safecity.tuning import tune_gc_for_throughput
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,12 +105,7 @@ def make_events(n: int, seed: int, run: str) -> list[dict[str, Any]]:
 
 
 def _runtime(db: Path) -> Runtime:
-    settings = Settings()
-    settings.store.path = db
-    settings.city.timezone = "Europe/Helsinki"
-    settings.city.places = "helsinki"
-    settings.city.areas = "helsinki"
-    settings.routing.network = "helsinki"
+    settings = helsinki_settings(db)
     settings.automations = AutomationConfig(rules=EXAMPLE_RULES)
     runtime = build_runtime(settings)
     for agency, kind in (

@@ -157,16 +157,23 @@ class SimDevices:
         return CommandResult(command, outcome, "simulated device", command.issued_at)
 
 
-def demo_settings(city: DemoCity, db: Path, port: int, air_temperature_c: float) -> Settings:
-    """The demo's configuration: Helsinki's map, roads, districts, automations, Frigate NVR."""
+def helsinki_settings(db: Path) -> Settings:
+    """Settings for the packaged Helsinki centre on the store at ``db``: its time zone, its
+    vulnerable places, districts and road network (the demo's, the tests' and benchmarks')."""
     settings = Settings()
     settings.store.path = db
-    settings.api.port = port
-    settings.city.name = city.name
     settings.city.timezone = "Europe/Helsinki"
     settings.city.places = "helsinki"
     settings.city.areas = "helsinki"
     settings.routing.network = "helsinki"
+    return settings
+
+
+def demo_settings(city: DemoCity, db: Path, port: int, air_temperature_c: float) -> Settings:
+    """The demo's configuration: Helsinki's map, roads, districts, automations, Frigate NVR."""
+    settings = helsinki_settings(db)
+    settings.api.port = port
+    settings.city.name = city.name
     settings.gunshot.temperature_c = round(air_temperature_c, 1)
     settings.automations = AutomationConfig(rules=EXAMPLE_RULES)
     # The demo's NVR is a Frigate server; Frigate sends no positions, so its cameras are placed.

@@ -17,8 +17,8 @@ from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_pl
 
 from safecity.benchmarking import free_port
 from safecity.core.identity import Agency, Role, User
+from safecity.demo import helsinki_settings
 from safecity.runtime import Runtime, build_runtime
-from safecity.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
@@ -49,16 +49,6 @@ USERS = (
     User(id="feeds", agency_id="helsinki-city", display_name="City feeds", role=Role.INTEGRATOR),
     User(id="auditor", agency_id="helsinki-city", display_name="Auditor", role=Role.AUDITOR),
 )
-
-
-def seeded_settings(db: Path) -> Settings:
-    settings = Settings()
-    settings.store.path = db
-    settings.city.timezone = "Europe/Helsinki"
-    settings.city.places = "helsinki"
-    settings.city.areas = "helsinki"
-    settings.routing.network = "helsinki"
-    return settings
 
 
 @contextmanager
@@ -98,7 +88,7 @@ def serving(
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with serving(build_runtime(seeded_settings(tmp_path / "browser.db")), label="test") as live:
+    with serving(build_runtime(helsinki_settings(tmp_path / "browser.db")), label="test") as live:
         yield live
 
 

@@ -14,8 +14,9 @@ import pytest
 from browser_support import LiveServer, offline_requests, page_errors, sign_in
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import new_page, seeded_settings, serving
+from conftest import new_page, serving
 from factories import metres_east, raw_event, sensor_record
+from safecity.demo import helsinki_settings
 from safecity.processors.automation.rules import AutomationConfig
 from safecity.runtime import build_runtime
 from support import DeviceChannel
@@ -49,7 +50,7 @@ def bollards() -> DeviceChannel:
 
 @pytest.fixture
 def server(tmp_path: Path, bollards: DeviceChannel) -> Iterator[LiveServer]:
-    settings = seeded_settings(tmp_path / "browser.db")
+    settings = helsinki_settings(tmp_path / "browser.db")
     settings.automations = AutomationConfig.model_validate({"rules": [RULE, EVENT_RULE]})
     with serving(build_runtime(settings), label="test") as live:
         live.runtime.actuators.channels.append(bollards)
